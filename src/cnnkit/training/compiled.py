@@ -14,11 +14,6 @@ import torch
 from cnnkit.training import data_adapter as da
 
 
-def _loss_name(fn: Any) -> str:
-    name = getattr(fn, "name", None) or getattr(fn, "__name__", None) or type(fn).__name__
-    return str(name).lower().replace("_", "")
-
-
 def _as_list(value: Any) -> list:
     if value is None:
         return []
@@ -41,15 +36,12 @@ class CompiledLossAndMetrics:
         self.loss_weights = loss_weights
         self._metric_specs = [(m, False) for m in _as_list(metrics)] + [(m, True) for m in _as_list(weighted_metrics)]
         self._resolved: list[tuple[Any, bool]] | None = None
-        self._checked = False
         self._loss_sum = self._loss_count = None
         self._pending: list | None = None
 
     # ------------------------------------------------------------------------------------------------- loss
     def loss(self, y: Any, y_pred: Any, sample_weight: Any, regularization: list | None) -> torch.Tensor:
         y_pred = da.map_structure(lambda t: t.float() if t.dtype in (torch.bfloat16, torch.float16) else t, y_pred)
-        if not self._checked:
-            self._check_targets(y, y_pred)
         total = None
         if self._structure == "single" and self.loss_fns is not None:
             total = self.loss_fns(y, y_pred, sample_weight=sample_weight)
@@ -71,37 +63,6 @@ class CompiledLossAndMetrics:
                 "Received: loss=None. Pass loss='binary_crossentropy' (or another loss) to compile()."
             )
         return total
-
-    def _check_targets(self, y: Any, y_pred: Any) -> None:
-        """Catches labels that do not fit the loss on the first batch, where Keras would give a shape error."""
-        self._checked = True
-        if self._structure != "single" or self.loss_fns is None or not isinstance(y, torch.Tensor):
-            return
-        if not isinstance(y_pred, torch.Tensor):
-            return
-        name, n_out = _loss_name(self.loss_fns), y_pred.shape[-1] if y_pred.dim() else 1
-        shape = tuple(y.shape)
-        if name.startswith("sparsecategorical"):
-            if y.is_floating_point() and y.dim() == y_pred.dim() and y.shape[-1] == n_out and n_out > 1:
-                raise ValueError(
-                    f"Labels do not fit the loss sparse_categorical_crossentropy. Expected integer class indices of "
-                    f"shape (batch,) or (batch, 1). Received: y with shape {shape} (one-hot). "
-                    "Use loss='categorical_crossentropy' for one-hot labels."
-                )
-        elif name.startswith("categorical") and "hinge" not in name:
-            if not y.is_floating_point() or y.dim() < y_pred.dim() or y.shape[-1] != n_out:
-                raise ValueError(
-                    f"Labels do not fit the loss categorical_crossentropy. Expected one-hot labels of shape "
-                    f"(batch, {n_out}) like the model output. Received: y with shape {shape} and dtype "
-                    f"{str(y.dtype).replace('torch.', '')}. Use loss='sparse_categorical_crossentropy' for integer "
-                    "labels, or one-hot encode them with cnnkit.utils.to_categorical()."
-                )
-        elif name.startswith("binary") and y.dim() == y_pred.dim() and y.shape[-1] != n_out:
-            raise ValueError(
-                f"Labels do not fit the loss binary_crossentropy. Expected labels of shape (batch, {n_out}) like the "
-                f"model output. Received: y with shape {shape}. For several classes use "
-                "loss='categorical_crossentropy' (one-hot) or 'sparse_categorical_crossentropy' (integers)."
-            )
 
     # ---------------------------------------------------------------------------------------------- metrics
     def _resolve(self, y: Any, y_pred: Any) -> None:

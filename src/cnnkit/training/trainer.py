@@ -274,7 +274,7 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         cbs.on_test_begin()
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: metric state created here must stay updatable by training
             for step, batch in enumerate(data.iterate(0, 0, steps)):
                 cbs.on_test_batch_begin(step)
                 self._test_step(*self._to_device(batch))
@@ -342,7 +342,7 @@ class Trainer:
         self._prepare(data, for_training=False)
         self.reset_metrics()
         self.model.eval()
-        with torch.inference_mode():
+        with torch.no_grad():
             self._test_step(*self._to_device(data.first_batch()))
         logs = self._logs()
         return logs if return_dict else self.losses.ordered(logs)
