@@ -102,8 +102,12 @@ def mse(y_true, y_pred, sample_weight=None):
 
 def get_loss(identifier):
     if isinstance(identifier, str):
-        return {"binary_crossentropy": binary_crossentropy, "categorical_crossentropy": categorical_crossentropy,
-                "sparse_categorical_crossentropy": sparse_categorical_crossentropy, "mse": mse}[identifier]
+        return {
+            "binary_crossentropy": binary_crossentropy,
+            "categorical_crossentropy": categorical_crossentropy,
+            "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+            "mse": mse,
+        }[identifier]
     return identifier
 
 

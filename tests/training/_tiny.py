@@ -54,13 +54,15 @@ class TinyCNN(torch.nn.Module):
 def keras_tiny_cnn(input_shape=(8, 8, 3), filters=4, units=1, activation="sigmoid"):
     import keras
 
-    return keras.Sequential([
-        keras.Input(input_shape),
-        keras.layers.Conv2D(filters, 3, activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(units, activation=activation),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Conv2D(filters, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(units, activation=activation),
+        ]
+    )
 
 
 def trainer_for(model, **compile_kwargs):

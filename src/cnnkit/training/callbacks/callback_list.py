@@ -83,6 +83,8 @@ class CallbackList:
         return bool(self._active[hook])
 
     def _call(self, hook: str, *args: Any) -> None:
+        if len(args) < (2 if "batch" in hook or "epoch" in hook else 1):
+            args = (*args, {})  # Keras always passes logs; user lambdas expect the argument
         for fn in self._active[hook]:
             fn(*args)
 
