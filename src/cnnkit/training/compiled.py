@@ -89,7 +89,9 @@ class CompiledLossAndMetrics:
             y_pred = da.map_structure(lambda t: t.detach().float(), y_pred)
             if self._resolved is None:
                 self._resolve(y, y_pred)
-                if self._pending:
+                if self._pending:  # resumed mid-epoch: one throwaway update creates lazily-built state to load into
+                    for metric, weighted in self._resolved:
+                        metric.update_state(y, y_pred, sample_weight=sample_weight if weighted else None)
                     self._load_metric_states(self._pending)
                     self._pending = None
             for metric, weighted in self._resolved:
