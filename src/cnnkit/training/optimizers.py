@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from cnnkit.training.optimizer import Optimizer, _check_float
@@ -99,7 +100,12 @@ class Adam(Optimizer):
 
     def _update(self, params, grads, slots, lr, step):
         m, v = slots["momentum"], slots["velocity"]
-        alpha = lr * (1.0 - self.beta_2**step) ** 0.5 / (1.0 - self.beta_1**step)
+        # Keras forms the bias corrections in float32; `1 - beta_2**t` loses ~1e-5 relative there (float32(0.999)
+        # is off by 1.3e-8), which shows at large learning rates, so compute them the same way.
+        f32 = np.float32
+        alpha = float(
+            f32(lr) * np.sqrt(f32(1) - f32(self.beta_2) ** f32(step)) / (f32(1) - f32(self.beta_1) ** f32(step))
+        )
         torch._foreach_lerp_(m, grads, 1.0 - self.beta_1)  # m += (g - m) * (1 - beta_1)
         torch._foreach_mul_(v, self.beta_2)
         torch._foreach_addcmul_(v, grads, grads, value=1.0 - self.beta_2)
