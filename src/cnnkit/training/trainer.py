@@ -16,9 +16,10 @@ from cnnkit.training import runtime
 from cnnkit.training.callbacks.callback_list import CallbackList, LazyLogs
 from cnnkit.training.compiled import CompiledLossAndMetrics
 from cnnkit.training.precision import Policy, global_policy
+from cnnkit.training.trainer_state import TrainerState
 
 
-def _not_compiled(method: str) -> ValueError:
+def not_compiled_error(method: str) -> ValueError:
     return ValueError(
         f"The model must be compiled before calling {method}(). Expected model.compile(optimizer=..., loss=...) "
         f"first. Received: an uncompiled model. Call model.compile(optimizer='adam', loss='binary_crossentropy') "
@@ -26,7 +27,7 @@ def _not_compiled(method: str) -> ValueError:
     )
 
 
-class Trainer:
+class Trainer(TrainerState):
     """Training state of one model: optimizer, loss, metrics, device and precision.
 
     Example:
@@ -35,7 +36,7 @@ class Trainer:
         >>> history = trainer.fit(x, y, epochs=3, validation_split=0.2)  # doctest: +SKIP
     """
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, **compile_kwargs: Any) -> None:
         self.model = model
         self.compiled = False
         self.optimizer = None
@@ -45,6 +46,8 @@ class Trainer:
         self._optimizer_params: list | None = None
         self._callbacks: CallbackList | None = None
         self._start: tuple[int, int] | None = None
+        if compile_kwargs:
+            self.compile(**compile_kwargs)
 
     # ----------------------------------------------------------------------------------------------- compile
     def compile(
@@ -63,6 +66,14 @@ class Trainer:
         """Configures training (Keras' ``compile``), plus ``device`` and a mixed-precision ``dtype_policy``."""
         from cnnkit import optimizers
 
+        self._compile_config = {
+            "loss": loss,
+            "loss_weights": loss_weights,
+            "metrics": metrics,
+            "weighted_metrics": weighted_metrics,
+            "jit_compile": jit_compile,
+            "dtype_policy": None if dtype_policy is None else Policy(dtype_policy).name,
+        }
         self.optimizer = optimizers.get(optimizer)
         self._optimizer_params = None
         self.losses = CompiledLossAndMetrics(loss, loss_weights, metrics, weighted_metrics)
@@ -88,7 +99,7 @@ class Trainer:
 
     def _require_compiled(self, method: str) -> None:
         if not self.compiled:
-            raise _not_compiled(method)
+            raise not_compiled_error(method)
 
     # ------------------------------------------------------------------------------------------------- setup
     def _prepare(self, data: Any, for_training: bool) -> None:
@@ -351,42 +362,6 @@ class Trainer:
         """Model outputs for one batch as NumPy."""
         n = da._num_samples(da._leaves_to_tensors(x, True), "x")
         return self.predict(x, batch_size=max(n, 1), verbose=0)
-
-    # ------------------------------------------------------------------------------------------ checkpointing
-    def checkpoint_state(self) -> dict:
-        """Everything exact resume needs: weights, optimizer, RNGs, data position, metrics, history, callbacks."""
-        from cnnkit.training.checkpoint import capture_rng_state
-
-        cbs = self._callbacks
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "rng": capture_rng_state(),
-            "position": list(self.position),
-            "global_step": self.global_step,
-            "shuffle_seed": self.shuffle_seed,
-            "metrics": self.losses.state(),
-            "history": dict(cbs.history.history) if cbs and cbs.history else {},
-            "callbacks": [cb.get_state() if hasattr(cb, "get_state") else None for cb in (cbs or [])],
-        }
-
-    def restore_checkpoint_state(self, state: dict) -> None:
-        """Puts a :meth:`checkpoint_state` back; ``fit`` then continues from the saved position."""
-        from cnnkit.training.checkpoint import restore_rng_state
-
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.global_step, self.shuffle_seed = state["global_step"], state["shuffle_seed"]
-        self.losses.load_state(state["metrics"])
-        cbs = self._callbacks
-        if cbs is not None:
-            if cbs.history is not None:
-                cbs.history.history = {k: list(v) for k, v in state["history"].items()}
-            for cb, cb_state in zip(cbs, state["callbacks"], strict=False):
-                if cb_state is not None and hasattr(cb, "set_state"):
-                    cb.set_state(cb_state)
-        self.position = self._start = tuple(state["position"])
-        restore_rng_state(state["rng"])
 
 
 def _trainable(model: torch.nn.Module) -> list:
