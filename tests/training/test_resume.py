@@ -23,7 +23,6 @@ SCRIPT = textwrap.dedent(
     """
     import random, sys, time
     import numpy as np, torch
-    import _standins; _standins.install()
     from _tiny import TinyCNN, trainer_for
     from cnnkit import callbacks
     from safetensors.torch import save_file
