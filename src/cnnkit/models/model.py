@@ -137,13 +137,10 @@ class Model(Layer):
 
     def _get_trainer(self, what: str, need_compile: bool = True) -> Any:
         if self._trainer is None:
-            if need_compile:
-                raise RuntimeError(
-                    f"Model {self.name!r} must be compiled before {what}(). Call model.compile(optimizer='adam', "
-                    f"loss='binary_crossentropy', metrics=['accuracy']) first."
-                )
-            from cnnkit.training.trainer import Trainer
+            from cnnkit.training.trainer import Trainer, not_compiled_error
 
+            if need_compile:
+                raise not_compiled_error(what)
             return Trainer(self)
         return self._trainer
 
