@@ -65,14 +65,19 @@ def to_tensor(value: Any, is_input: bool = True) -> torch.Tensor:
 
 
 def _leaves_to_tensors(data: Any, is_input: bool) -> Any:
-    if isinstance(data, (list, tuple)) and data and not isinstance(data[0], (np.ndarray, torch.Tensor, list, dict)):
-        return to_tensor(data, is_input)  # a plain list of numbers is one array, not several inputs
+    if (
+        isinstance(data, (list, tuple))
+        and data
+        and not any(isinstance(leaf, (np.ndarray, torch.Tensor)) for leaf in flatten(data))
+    ):
+        return to_tensor(data, is_input)  # (nested) lists of numbers are one array, not several inputs
     return map_structure(lambda v: to_tensor(v, is_input), data)
 
 
 def _check_finite(data: Any, name: str) -> None:
     for t in flatten(data):
-        if t.is_floating_point():
+        # One cheap reduction first: the sum of finite values is finite (barring overflow, re-checked exactly).
+        if t.is_floating_point() and not bool(torch.isfinite(t.sum(dtype=torch.float64))):
             bad = ~torch.isfinite(t)
             if bool(bad.any()):
                 first = int(bad.reshape(len(t), -1).any(dim=1).nonzero()[0, 0]) if t.dim() else 0

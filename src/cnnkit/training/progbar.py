@@ -69,7 +69,7 @@ class Progbar:
         self.unit_name = unit_name
         self.stream = stream or sys.stdout
         self._start = time.monotonic()
-        self._last_draw = 0.0
+        self._last_draw = -math.inf  # the first step always draws
         self._last_len = 0
         self._seen = 0
         self._done = False
