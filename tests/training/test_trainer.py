@@ -255,3 +255,21 @@ def test_malloc_thresholds_are_raised_on_glibc():
     from cnnkit.training import runtime
 
     assert runtime.tune_malloc() is (platform.libc_ver()[0] == "glibc")
+
+
+@pytest.mark.slow
+def test_jit_compile_trains_like_eager():
+    x, y = data(32, size=8)
+
+    def run(jit):
+        set_random_seed(0)
+        model = models.Sequential([layers.Input((8, 8, 3)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", jit_compile=jit)
+        return model, model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0).history
+
+    (eager, h_eager), (compiled, h_compiled) = run(False), run(True)
+    assert compiled._trainer._step_fn is not None
+    # Inductor may fuse and reorder float32 ops: a few ulps on 2 steps.
+    for a, b in zip(compiled.get_weights(), eager.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(h_compiled["loss"], h_eager["loss"], rtol=1e-5)
