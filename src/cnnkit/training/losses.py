@@ -120,7 +120,9 @@ def categorical_crossentropy(
             stacklevel=2,
         )
     if label_smoothing:
-        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
+        # Dividing by a float32 tensor rounds as Keras does (it casts the class count to y_pred's dtype).
+        num_classes = torch.tensor(float(y_true.shape[-1]), dtype=torch.float32, device=y_true.device)
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / num_classes
     if from_logits:
         log_prob = F.log_softmax(y_pred, dim=axis)
     else:
