@@ -223,3 +223,19 @@ def test_gradients_flow_and_no_grad_to_labels():
     loss = cl.CategoricalCrossentropy(from_logits=True)(torch.eye(4)[torch.tensor([0, 1, 2, 3, 0, 1])], logits)
     loss.backward()
     assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_losses_do_not_sync_with_the_device():
+    probs = torch.softmax(torch.randn(8, 5, device="cuda"), -1)
+    labels = torch.randint(0, 5, (8,), device="cuda")
+    sparse = cl.SparseCategoricalCrossentropy()
+    sparse(labels, probs)  # the first call checks the label range once
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        sparse(labels, probs)
+        cl.CategoricalCrossentropy(label_smoothing=0.1)(torch.nn.functional.one_hot(labels, 5).float(), probs)
+        cl.BinaryCrossentropy()(torch.ones(8, 1, device="cuda"), probs[:, :1], sample_weight=torch.ones(8).cuda())
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

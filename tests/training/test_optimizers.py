@@ -320,3 +320,19 @@ def test_step_does_not_sync_with_the_device(name):
             opt.step()
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+def test_exclude_from_weight_decay_matches_keras():
+    init, grads = _problem(3)
+    k_vars = [keras.Variable(x) for x in init]
+    k_opt = keras.optimizers.AdamW(learning_rate=0.05, weight_decay=0.1)
+    k_opt.exclude_from_weight_decay(var_list=[k_vars[1], k_vars[3]])
+    for gs in grads:
+        k_opt.apply_gradients(zip([torch.tensor(g) for g in gs], k_vars, strict=True))
+    params = _params(init)
+    opt = co.AdamW(learning_rate=0.05, weight_decay=0.1)
+    opt.exclude_from_weight_decay(var_list=[params[1], params[3]])
+    opt.build(params)
+    got = _run_cnnkit(opt, params, grads)
+    for v, g in zip(k_vars, got, strict=True):
+        np.testing.assert_allclose(g, np.asarray(v.numpy()), rtol=0, atol=ATOL)

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -120,9 +121,10 @@ def categorical_crossentropy(
             stacklevel=2,
         )
     if label_smoothing:
-        # Dividing by a float32 tensor rounds as Keras does (it casts the class count to y_pred's dtype).
-        num_classes = torch.tensor(float(y_true.shape[-1]), dtype=torch.float32, device=y_true.device)
-        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / num_classes
+        # Keras divides by the class count as a float32 tensor, which torch computes as reciprocal(n) * ls in
+        # float32; doing the same on the host keeps its rounding without a host-to-device copy.
+        share = float(np.float32(np.float32(1.0) / np.float32(y_true.shape[-1])) * np.float32(label_smoothing))
+        y_true = y_true * (1.0 - label_smoothing) + share
     if from_logits:
         log_prob = F.log_softmax(y_pred, dim=axis)
     else:

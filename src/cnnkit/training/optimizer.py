@@ -326,8 +326,7 @@ class Optimizer:
         if self.global_clipnorm and self.global_clipnorm > 0:
             norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
             # Keras: clip * min(1/norm, 1/clip), plus (norm - norm) so that a non-finite norm makes NaN.
-            scale = torch.minimum(norm.reciprocal(), torch.tensor(1.0 / self.global_clipnorm, device=norm.device))
-            scale = scale * self.global_clipnorm + (norm - norm)
+            scale = norm.reciprocal().clamp_max(1.0 / self.global_clipnorm) * self.global_clipnorm + (norm - norm)
             return torch._foreach_mul(grads, scale)
         if self.clipvalue and self.clipvalue > 0:
             clipped = torch._foreach_clamp_min(grads, -self.clipvalue)
