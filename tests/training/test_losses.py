@@ -239,3 +239,17 @@ def test_losses_do_not_sync_with_the_device():
         cl.BinaryCrossentropy()(torch.ones(8, 1, device="cuda"), probs[:, :1], sample_weight=torch.ones(8).cuda())
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+def test_cnnkit_sigmoid_layer_output_uses_its_logits():
+    from cnnkit import Sequential, layers
+
+    model = Sequential([layers.Input((4,)), layers.Dense(1, activation="sigmoid")])
+    x = torch.randn(6, 4) * 100  # saturates the sigmoid
+    y_true = torch.tensor([[0.0], [1.0], [0.0], [1.0], [0.0], [1.0]])
+    y_pred = model(x)
+    logits = x @ model.trainable_weights[0] + model.trainable_weights[1]
+    expected = F.binary_cross_entropy_with_logits(logits, y_true)
+    torch.testing.assert_close(cl.BinaryCrossentropy()(y_true, y_pred), expected, rtol=1e-6, atol=0)
+    cl.BinaryCrossentropy()(y_true, y_pred).backward()
+    assert all(torch.isfinite(w.grad).all() for w in model.trainable_weights)

@@ -101,9 +101,12 @@ def test_mean_matches_keras(batches):
 
 def test_default_names_follow_keras():
     assert cm.BinaryAccuracy().name == "binary_accuracy"
-    first, second = cm.Precision().name, cm.Precision().name
-    assert second == (f"{first}_1" if first == "precision" else f"precision_{int(first.split('_')[1]) + 1}")
+    assert [cm.Precision().name, cm.Precision().name, cm.AUC().name] == ["precision", "precision_1", "auc"]
     assert cm.AUC(name="auc_roc").name == "auc_roc"
+    from cnnkit import clear_session
+
+    clear_session()  # as keras.backend.clear_session()
+    assert cm.Precision().name == "precision"
 
 
 @pytest.mark.parametrize(
