@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from cnnkit.training import schedules as schedules_module
@@ -311,7 +312,9 @@ class Optimizer:
         grads = self._clip_gradients(grads)
         if self.weight_decay is not None:
             decayed = [p for p in params if id(p) not in self._no_decay] if self._no_decay else params
-            torch._foreach_mul_(decayed, 1.0 - self.weight_decay * lr)
+            # Keras forms 1 - wd * lr in float32 (lr is a float32 variable there).
+            f32 = np.float32
+            torch._foreach_mul_(decayed, float(f32(1.0) - f32(self.weight_decay) * f32(lr)))
         self._update(params, grads, slots, lr, self._iterations + 1)
         self._iterations += 1
 
