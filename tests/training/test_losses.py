@@ -253,3 +253,11 @@ def test_cnnkit_sigmoid_layer_output_uses_its_logits():
     torch.testing.assert_close(cl.BinaryCrossentropy()(y_true, y_pred), expected, rtol=1e-6, atol=0)
     cl.BinaryCrossentropy()(y_true, y_pred).backward()
     assert all(torch.isfinite(w.grad).all() for w in model.trainable_weights)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="torch refuses binary_cross_entropy under CUDA autocast")
+def test_binary_crossentropy_works_under_cuda_autocast(data):
+    expected = cl.BinaryCrossentropy()(data["bin_true"], data["bin_probs"])
+    with torch.autocast(device_type="cuda", dtype=torch.float16):
+        got = cl.BinaryCrossentropy()(data["bin_true"], torch.tensor(data["bin_probs"]).cuda().half())
+    torch.testing.assert_close(got.cpu(), expected, rtol=1e-3, atol=1e-3)  # float16 inputs: ~3 digits

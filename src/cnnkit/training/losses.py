@@ -81,7 +81,9 @@ def binary_crossentropy(
     if from_logits:
         per_entry = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
     else:
-        per_entry = F.binary_cross_entropy(y_pred.clamp(EPSILON, 1.0 - EPSILON), y_true, reduction="none")
+        # torch refuses binary_cross_entropy under autocast; the inputs are float32 already, so step out of it.
+        with torch.autocast(device_type=y_pred.device.type, enabled=False):
+            per_entry = F.binary_cross_entropy(y_pred.clamp(EPSILON, 1.0 - EPSILON), y_true, reduction="none")
     return per_entry.mean(dim=axis)
 
 
