@@ -67,6 +67,12 @@ CASES = [
     ("Adagrad", {}),
     ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.5}),
     ("Adam", {"clipnorm": 1.0}),
+    ("Nadam", {}),
+    ("Nadam", {"learning_rate": 0.01, "beta_1": 0.8}),
+    ("Adamax", {}),
+    ("Adamax", {"learning_rate": 0.05, "beta_2": 0.9}),
+    ("Adadelta", {}),
+    ("Adadelta", {"learning_rate": 1.0, "rho": 0.9}),
     ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "clipvalue": 0.3}),
     ("RMSprop", {"global_clipnorm": 0.5}),
 ]
@@ -110,7 +116,8 @@ def test_schedule_as_learning_rate_matches_keras(name, schedule, kwargs):
 @pytest.mark.parametrize(
     ("name", "kwargs"),
     [("SGD", {"momentum": 0.9, "nesterov": True}), ("Adam", {"amsgrad": True}), ("AdamW", {}),
-     ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {})],
+     ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}), ("Nadam", {}), ("Adamax", {}),
+     ("Adadelta", {})],
 )  # fmt: skip
 def test_state_dict_round_trip_continues_bit_identically(tmp_path, name, kwargs):
     init, grads = _problem(2)
@@ -229,7 +236,7 @@ def test_learning_rate_get_set():
 
 
 def test_defaults_match_keras():
-    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]:
+    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "Adamax", "Adadelta"]:
         ours, theirs = getattr(co, name)().get_config(), getattr(keras.optimizers, name)().get_config()
         for key, value in ours.items():
             if isinstance(value, float):  # Keras reports its float32 learning-rate variable
@@ -261,7 +268,8 @@ def test_get():
     with pytest.raises(ValueError) as err:
         co.get("adamx")
     assert str(err.value) == (
-        "Could not interpret optimizer identifier. Expected one of 'adagrad', 'adam', 'adamw', 'rmsprop', 'sgd', "
+        "Could not interpret optimizer identifier. Expected one of 'adadelta', 'adagrad', 'adam', 'adamax', "
+        "'adamw', 'nadam', 'rmsprop', 'sgd', "
         "an Optimizer instance or a config dict {'class_name': ..., 'config': ...}. Received: optimizer='adamx'. "
         "Check the spelling or pass an optimizer object such as cnnkit.optimizers.Adam(learning_rate=1e-3)."
     )

@@ -193,10 +193,18 @@ class Optimizer:
             "iterations": self._iterations,
             "learning_rate": self._learning_rate if isinstance(self._learning_rate, float) else None,
         }
+        state.update(self._host_state())
         for slot in self._slot_names:
             for i, t in enumerate(self._slots.get(slot, [])):
                 state[f"{slot}.{i}"] = t.detach().clone(memory_format=torch.contiguous_format)
         return state
+
+    def _host_state(self) -> dict[str, Any]:
+        """JSON-able scalar state a subclass keeps on the host (e.g. Nadam's momentum-schedule product)."""
+        return {}
+
+    def _load_host_state(self, state: dict[str, Any]) -> None:
+        pass
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores `state_dict()` output into a built optimizer, bit for bit."""
@@ -233,6 +241,7 @@ class Optimizer:
                 for i, t in enumerate(self._slots[slot]):
                     t.copy_(state[f"{slot}.{i}"])
         self._iterations = int(state.get("iterations", 0))
+        self._load_host_state(state)
         if state.get("learning_rate") is not None and not isinstance(
             self._learning_rate, schedules_module.LearningRateSchedule
         ):
