@@ -18,9 +18,9 @@ def _unreadable(directory: str, err: OSError) -> ValueError:
     )
 
 
-def _walk_files(directory: str, follow_links: bool, formats: Sequence[str]) -> list[tuple[str, str]]:
+def _walk_files(directory: str, follow_links: bool, formats: Sequence[str], top: str) -> list[tuple[str, str]]:
     def fail(err: OSError) -> None:
-        raise _unreadable(directory, err)
+        raise _unreadable(top, err)
 
     # Keras sorts the walk by root path string, then file names, and matches extensions case-insensitively.
     walk = list(os.walk(directory, followlinks=follow_links, onerror=fail))
@@ -85,7 +85,7 @@ def index_directory(
     for index, subdir in enumerate(subdirs):
         class_dir = os.path.join(directory, subdir)
         dirname = os.path.basename(class_dir)
-        for root, fname in _walk_files(class_dir, follow_links, formats):
+        for root, fname in _walk_files(class_dir, follow_links, formats, directory):
             relative = os.path.join(dirname, os.path.relpath(os.path.join(root, fname), class_dir))
             paths.append(os.path.join(directory, relative))
             label_list.append(index)
