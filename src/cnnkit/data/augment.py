@@ -1,0 +1,173 @@
+"""Batched image ops behind the preprocessing layers: (batch, H, W, C) float tensors in, same out.
+
+The affine ops follow Keras 3 exactly: a transform ``[a0, a1, a2, b0, b1, b2]`` maps each output pixel (x, y) to
+the input point (a0 x + a1 y + a2, b0 x + b1 y + b2) in pixel-index coordinates, sampled with nearest/bilinear
+interpolation and Keras' fill modes (reflect = d c b a | a b c d | d c b a, wrap, nearest = edge, constant).
+Random parameters are drawn per sample from a ``torch.Generator`` so a seeded pipeline is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+AFFINE_INTERPOLATIONS = ("nearest", "bilinear")
+
+
+def uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.rand(shape, generator=generator, dtype=torch.float32) * (high - low) + low
+
+
+# -- flips --------------------------------------------------------------------------------------------------------
+def random_flip(images: torch.Tensor, mode: str, generator: torch.Generator | None) -> torch.Tensor:
+    """Flip each image with probability 1/2. As Keras 3, "horizontal_and_vertical" draws one coin per image and
+    flips both axes on heads (a 180 degree turn)."""
+    flips = (torch.rand((images.shape[0], 1, 1, 1), generator=generator) <= 0.5).to(images.device)
+    out = images
+    if mode in ("horizontal", "horizontal_and_vertical"):
+        out = torch.where(flips, out.flip(2), out)
+    if mode in ("vertical", "horizontal_and_vertical"):
+        out = torch.where(flips, out.flip(1), out)
+    return out
+
+
+# -- affine sampling ------------------------------------------------------------------------------------------------
+def _fix_index(index: torch.Tensor, size: int, fill_mode: str) -> torch.Tensor:
+    if fill_mode == "wrap":
+        return torch.remainder(index, size)
+    if fill_mode == "reflect":  # half-sample symmetric: -1 -> 0, -2 -> 1, size -> size - 1
+        period = 2 * size
+        index = torch.remainder(index, period)
+        return torch.where(index >= size, period - 1 - index, index)
+    return index.clamp(0, size - 1)  # nearest, and constant (masked afterwards)
+
+
+def affine_sample(
+    images: torch.Tensor,
+    transforms: torch.Tensor,
+    interpolation: str = "bilinear",
+    fill_mode: str = "reflect",
+    fill_value: float = 0.0,
+) -> torch.Tensor:
+    """Resample each image through its (6,) transform (see the module docstring); returns the same shape."""
+    b, h, w, c = images.shape
+    t = transforms.to(images.device, torch.float32)
+    ys, xs = torch.meshgrid(
+        torch.arange(h, dtype=torch.float32, device=images.device),
+        torch.arange(w, dtype=torch.float32, device=images.device),
+        indexing="ij",
+    )
+    x_in = t[:, 0, None, None] * xs + t[:, 1, None, None] * ys + t[:, 2, None, None]
+    y_in = t[:, 3, None, None] * xs + t[:, 4, None, None] * ys + t[:, 5, None, None]
+    if interpolation == "nearest":
+        corners = [(torch.round(y_in), torch.round(x_in), None)]
+    else:
+        y0, x0 = torch.floor(y_in), torch.floor(x_in)
+        wy, wx = y_in - y0, x_in - x0
+        corners = [
+            (y0, x0, (1 - wy) * (1 - wx)),
+            (y0, x0 + 1, (1 - wy) * wx),
+            (y0 + 1, x0, wy * (1 - wx)),
+            (y0 + 1, x0 + 1, wy * wx),
+        ]
+    flat = images.reshape(b, h * w, c)
+    out = torch.zeros_like(images)
+    for yi, xi, weight in corners:
+        yi, xi = yi.long(), xi.long()
+        fy, fx = _fix_index(yi, h, fill_mode), _fix_index(xi, w, fill_mode)
+        idx = (fy * w + fx).reshape(b, h * w, 1).expand(b, h * w, c)
+        value = torch.gather(flat, 1, idx).reshape(b, h, w, c)
+        if fill_mode == "constant":
+            valid = ((yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)).unsqueeze(-1)
+            value = torch.where(valid, value, torch.full_like(value, fill_value))
+        out = out + (value if weight is None else weight.unsqueeze(-1) * value)
+    return out
+
+
+def rotation_transforms(angles_deg: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Rotations about the image center (Keras' matrix; positive angles turn the content counter-clockwise)."""
+    theta = angles_deg * (math.pi / 180.0)
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    cx, cy = 0.5 * (width - 1), 0.5 * (height - 1)
+    a0, a1, b0, b1 = cos, -sin, sin, cos
+    return torch.stack([a0, a1, cx - cx * a0 - cy * a1, b0, b1, cy - cx * b0 - cy * b1], dim=1)
+
+
+def zoom_transforms(height_zoom: torch.Tensor, width_zoom: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Zooms about the center; a zoom above 1 samples a larger area, so the content shrinks (Keras' "zoom out")."""
+    zeros = torch.zeros_like(height_zoom)
+    x_off = (width - 1) / 2.0 * (1.0 - width_zoom)
+    y_off = (height - 1) / 2.0 * (1.0 - height_zoom)
+    return torch.stack([width_zoom, zeros, x_off, zeros, height_zoom, y_off], dim=1)
+
+
+def translation_transforms(dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    """Shifts by (dx, dy) pixels: positive moves the content right / down."""
+    ones, zeros = torch.ones_like(dx), torch.zeros_like(dx)
+    return torch.stack([ones, zeros, -dx, zeros, ones, -dy], dim=1)
+
+
+# -- colour -------------------------------------------------------------------------------------------------------
+def adjust_contrast(images: torch.Tensor, factors: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """``(x - mean) * factor + mean`` with each image's per-channel mean, clipped to ``value_range``."""
+    mean = images.mean(dim=(1, 2), keepdim=True)
+    out = (images - mean) * factors.view(-1, 1, 1, 1).to(images) + mean
+    return out.clamp(value_range[0], value_range[1])
+
+
+def adjust_brightness(images: torch.Tensor, deltas: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """Add ``delta`` (already in pixel units) to every pixel of each image, clipped to ``value_range``."""
+    return (images + deltas.view(-1, 1, 1, 1).to(images)).clamp(value_range[0], value_range[1])
+
+
+# -- geometry -----------------------------------------------------------------------------------------------------
+def resize(
+    images: torch.Tensor,
+    size: tuple[int, int],
+    interpolation: str = "bilinear",
+    crop_to_aspect_ratio: bool = False,
+    pad_to_aspect_ratio: bool = False,
+    fill_value: float = 0.0,
+    antialias: bool = False,
+) -> torch.Tensor:
+    """Keras' torch-backend resize on a (B, H, W, C) batch (torch interpolate, half-pixel centers)."""
+    th, tw = int(size[0]), int(size[1])
+    h, w = images.shape[1], images.shape[2]
+    x = images
+    if crop_to_aspect_ratio:
+        ch = max(min(h, int(w * th / tw)), 1)
+        cw = max(min(w, int(h * tw / th)), 1)
+        top, left = int((h - ch) / 2), int((w - cw) / 2)
+        x = x[:, top : top + ch, left : left + cw]
+    elif pad_to_aspect_ratio:
+        ph, pw = max(h, int(w * th / tw)), max(w, int(h * tw / th))
+        top, left = int((ph - h) / 2), int((pw - w) / 2)
+        x = F.pad(x, (0, 0, left, left, top, top), value=fill_value)
+    if x.shape[1:3] == (th, tw):
+        return x
+    mode = {"nearest": "nearest-exact", "bilinear": "bilinear", "bicubic": "bicubic", "area": "area"}[interpolation]
+    kwargs = {"align_corners": False, "antialias": antialias} if mode in ("bilinear", "bicubic") else {}
+    out = F.interpolate(x.permute(0, 3, 1, 2).float(), size=(th, tw), mode=mode, **kwargs)
+    return out.permute(0, 2, 3, 1)
+
+
+def center_crop(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The central (height, width) window; an image too small is resized as Keras' smart_resize does."""
+    h, w = images.shape[1], images.shape[2]
+    if h >= height and w >= width:
+        top, left = (h - height) // 2, (w - width) // 2
+        return images[:, top : top + height, left : left + width]
+    return resize(images, (height, width), crop_to_aspect_ratio=True)
+
+
+def random_crop(images: torch.Tensor, height: int, width: int, generator: torch.Generator | None) -> torch.Tensor:
+    """A random (height, width) window per image (an image too small is smart-resized instead)."""
+    b, h, w, _ = images.shape
+    if h < height or w < width:
+        return resize(images, (height, width), crop_to_aspect_ratio=True)
+    tops = torch.randint(0, h - height + 1, (b,), generator=generator).tolist()
+    lefts = torch.randint(0, w - width + 1, (b,), generator=generator).tolist()
+    return torch.stack([images[i, t : t + height, l : l + width] for i, (t, l) in enumerate(zip(tops, lefts))])
