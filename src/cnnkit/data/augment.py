@@ -42,7 +42,19 @@ def _fix_index(index: torch.Tensor, size: int, fill_mode: str) -> torch.Tensor:
         period = 2 * size
         index = torch.remainder(index, period)
         return torch.where(index >= size, period - 1 - index, index)
-    return index.clamp(0, size - 1)  # nearest, and constant (masked afterwards)
+    return index.clamp(0, size - 1)  # nearest
+
+
+def _pad(images: torch.Tensor, pad: int, fill_mode: str, fill_value: float) -> torch.Tensor:
+    """Extend (B, C, H, W) by ``pad`` pixels per side the way Keras fixes out-of-range sample indices."""
+    if pad == 0:
+        return images
+    if fill_mode == "constant":
+        return F.pad(images, (pad, pad, pad, pad), value=fill_value)
+    h, w = images.shape[2], images.shape[3]
+    rows = _fix_index(torch.arange(-pad, h + pad, device=images.device), h, fill_mode)
+    cols = _fix_index(torch.arange(-pad, w + pad, device=images.device), w, fill_mode)
+    return images.index_select(2, rows).index_select(3, cols)
 
 
 def affine_sample(
@@ -52,7 +64,11 @@ def affine_sample(
     fill_mode: str = "reflect",
     fill_value: float = 0.0,
 ) -> torch.Tensor:
-    """Resample each image through its (6,) transform (see the module docstring); returns the same shape."""
+    """Resample each image through its (6,) transform (see the module docstring); returns the same shape.
+
+    Keras maps each out-of-range *corner index* through the fill mode. Padding the image with exactly those values
+    and interpolating inside the padded image is the same arithmetic, and lets ``grid_sample`` do the work.
+    """
     b, h, w, c = images.shape
     t = transforms.to(images.device, torch.float32)
     ys, xs = torch.meshgrid(
@@ -62,29 +78,16 @@ def affine_sample(
     )
     x_in = t[:, 0, None, None] * xs + t[:, 1, None, None] * ys + t[:, 2, None, None]
     y_in = t[:, 3, None, None] * xs + t[:, 4, None, None] * ys + t[:, 5, None, None]
-    if interpolation == "nearest":
-        corners = [(torch.round(y_in), torch.round(x_in), None)]
-    else:
-        y0, x0 = torch.floor(y_in), torch.floor(x_in)
-        wy, wx = y_in - y0, x_in - x0
-        corners = [
-            (y0, x0, (1 - wy) * (1 - wx)),
-            (y0, x0 + 1, (1 - wy) * wx),
-            (y0 + 1, x0, wy * (1 - wx)),
-            (y0 + 1, x0 + 1, wy * wx),
-        ]
-    flat = images.reshape(b, h * w, c)
-    out = torch.zeros_like(images)
-    for yi, xi, weight in corners:
-        yi, xi = yi.long(), xi.long()
-        fy, fx = _fix_index(yi, h, fill_mode), _fix_index(xi, w, fill_mode)
-        idx = (fy * w + fx).reshape(b, h * w, 1).expand(b, h * w, c)
-        value = torch.gather(flat, 1, idx).reshape(b, h, w, c)
-        if fill_mode == "constant":
-            valid = ((yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)).unsqueeze(-1)
-            value = torch.where(valid, value, torch.full_like(value, fill_value))
-        out = out + (value if weight is None else weight.unsqueeze(-1) * value)
-    return out
+    if interpolation == "nearest":  # round here (half to even, as Keras): normalizing could tip a .5 either way
+        x_in, y_in = torch.round(x_in), torch.round(y_in)
+    reach = max(float(-x_in.min()), float(x_in.max()) - (w - 1), float(-y_in.min()), float(y_in.max()) - (h - 1))
+    # Beyond two image sizes every fill mode has repeated itself; farther points are clamped (a margin case).
+    pad = min(max(0, math.ceil(reach) + 1), 2 * max(h, w))
+    padded = _pad(images.permute(0, 3, 1, 2), pad, fill_mode, fill_value)
+    hp, wp = h + 2 * pad, w + 2 * pad
+    grid = torch.stack([(x_in + pad) * (2.0 / (wp - 1)) - 1.0, (y_in + pad) * (2.0 / (hp - 1)) - 1.0], dim=-1)
+    out = F.grid_sample(padded, grid, mode=interpolation, padding_mode="border", align_corners=True)
+    return out.permute(0, 2, 3, 1)
 
 
 def rotation_transforms(angles_deg: torch.Tensor, height: int, width: int) -> torch.Tensor:
