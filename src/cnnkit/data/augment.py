@@ -8,6 +8,7 @@ Random parameters are drawn per sample from a ``torch.Generator`` so a seeded pi
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -45,16 +46,33 @@ def _fix_index(index: torch.Tensor, size: int, fill_mode: str) -> torch.Tensor:
     return index.clamp(0, size - 1)  # nearest
 
 
+def _pad_axis(x: torch.Tensor, dim: int, pad: int, fill_mode: str) -> torch.Tensor:
+    size = x.shape[dim]
+    if pad <= size and fill_mode in ("reflect", "wrap"):
+        # Slices and flips are much cheaper than a gather; pad <= size covers every practical augmentation.
+        head, tail = x.narrow(dim, 0, pad), x.narrow(dim, size - pad, pad)
+        before, after = (head.flip(dim), tail.flip(dim)) if fill_mode == "reflect" else (tail, head)
+        return torch.cat([before, x, after], dim=dim)
+    index = _fix_index(torch.arange(-pad, size + pad, device=x.device), size, fill_mode)
+    return x.index_select(dim, index)
+
+
 def _pad(images: torch.Tensor, pad: int, fill_mode: str, fill_value: float) -> torch.Tensor:
     """Extend (B, C, H, W) by ``pad`` pixels per side the way Keras fixes out-of-range sample indices."""
     if pad == 0:
         return images
     if fill_mode == "constant":
         return F.pad(images, (pad, pad, pad, pad), value=fill_value)
-    h, w = images.shape[2], images.shape[3]
-    rows = _fix_index(torch.arange(-pad, h + pad, device=images.device), h, fill_mode)
-    cols = _fix_index(torch.arange(-pad, w + pad, device=images.device), w, fill_mode)
-    return images.index_select(2, rows).index_select(3, cols)
+    if fill_mode == "nearest":
+        return F.pad(images, (pad, pad, pad, pad), mode="replicate")
+    return _pad_axis(_pad_axis(images, 2, pad, fill_mode), 3, pad, fill_mode)
+
+
+@functools.lru_cache(maxsize=16)
+def _base_grid(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel coordinates x and y, each (1, H*W), cached per size."""
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    return xs.reshape(1, -1).to(device), ys.reshape(1, -1).to(device)
 
 
 def affine_sample(
@@ -71,21 +89,19 @@ def affine_sample(
     """
     b, h, w, c = images.shape
     t = transforms.to(images.device, torch.float32)
-    ys, xs = torch.meshgrid(
-        torch.arange(h, dtype=torch.float32, device=images.device),
-        torch.arange(w, dtype=torch.float32, device=images.device),
-        indexing="ij",
-    )
-    x_in = t[:, 0, None, None] * xs + t[:, 1, None, None] * ys + t[:, 2, None, None]
-    y_in = t[:, 3, None, None] * xs + t[:, 4, None, None] * ys + t[:, 5, None, None]
+    xs, ys = _base_grid(h, w, images.device)
+    x_in = t[:, 0:1] * xs + t[:, 1:2] * ys + t[:, 2:3]  # (B, H*W): cheaper as three broadcasts than a matmul
+    y_in = t[:, 3:4] * xs + t[:, 4:5] * ys + t[:, 5:6]
+    coords = torch.stack([x_in, y_in], dim=-1)  # (B, H*W, 2) input (x, y)
     if interpolation == "nearest":  # round here (half to even, as Keras): normalizing could tip a .5 either way
-        x_in, y_in = torch.round(x_in), torch.round(y_in)
-    reach = max(float(-x_in.min()), float(x_in.max()) - (w - 1), float(-y_in.min()), float(y_in.max()) - (h - 1))
+        coords = torch.round(coords)
+    lo, hi = torch.aminmax(coords)
+    reach = max(float(-lo), float(hi) - (min(h, w) - 1))
     # Beyond two image sizes every fill mode has repeated itself; farther points are clamped (a margin case).
     pad = min(max(0, math.ceil(reach) + 1), 2 * max(h, w))
-    padded = _pad(images.permute(0, 3, 1, 2), pad, fill_mode, fill_value)
-    hp, wp = h + 2 * pad, w + 2 * pad
-    grid = torch.stack([(x_in + pad) * (2.0 / (wp - 1)) - 1.0, (y_in + pad) * (2.0 / (hp - 1)) - 1.0], dim=-1)
+    padded = _pad(images.permute(0, 3, 1, 2).contiguous(), pad, fill_mode, fill_value)  # NCHW samples fastest
+    scale = torch.tensor([2.0 / (w + 2 * pad - 1), 2.0 / (h + 2 * pad - 1)], device=images.device)
+    grid = ((coords + pad) * scale - 1.0).reshape(b, h, w, 2)
     out = F.grid_sample(padded, grid, mode=interpolation, padding_mode="border", align_corners=True)
     return out.permute(0, 2, 3, 1)
 

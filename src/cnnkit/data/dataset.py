@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -62,6 +64,7 @@ class ImageDataset:
         self.skipped = list(skipped)
         self.num_classes = num_classes if num_classes is not None else len(class_names or [])
         self._epoch = 0
+        self._prefetch = 2 if self.augment else 0
 
     # -- sizes ---------------------------------------------------------------------------------------------------
     @property
@@ -86,6 +89,8 @@ class ImageDataset:
         new.__dict__.update(self.__dict__)
         new.__dict__.update(changes)
         new._epoch = 0
+        if changes.get("_maps"):
+            new._prefetch = max(new._prefetch, 2)
         return new
 
     def map(self, fn: Callable) -> ImageDataset:
@@ -105,8 +110,13 @@ class ImageDataset:
         return self
 
     def prefetch(self, buffer_size: int | None = None) -> ImageDataset:
-        """Returns self: batches are assembled from memory, there is nothing to prefetch (tf.data compatibility)."""
-        return self
+        """A copy that prepares ``buffer_size`` batches ahead in background threads (tf.data's AUTOTUNE, -1 or
+        None: 2). Torch ops release the GIL, so augmentation of upcoming batches overlaps the training step; the
+        batches and their order are unchanged."""
+        n = 2 if buffer_size is None or buffer_size < 0 else int(buffer_size)
+        new = self._replace()
+        new._prefetch = n
+        return new
 
     def take(self, count: int) -> list:
         """The first ``count`` batches of the next epoch, as a list (``for x, y in ds.take(1)`` as in tf.data)."""
@@ -161,8 +171,31 @@ class ImageDataset:
                 item = self._batch(order[b : b + 1], mix(self.seed, epoch, b))
                 yield tuple(t[0] for t in item) if isinstance(item, tuple) else item[0]
             return
-        for b in range(start_batch, len(self)):
-            yield self._batch(order[b * self.batch_size : (b + 1) * self.batch_size], mix(self.seed, epoch, b))
+        size = self.batch_size
+
+        def make(b: int) -> Any:
+            return self._batch(order[b * size : (b + 1) * size], mix(self.seed, epoch, b))
+
+        todo = range(start_batch, len(self))
+        if self._prefetch <= 0 or len(todo) < 2:
+            for b in todo:
+                yield make(b)
+            return
+        # Background threads build the next batches (each a pure function of its index, so order and content
+        # are the same as without them); at most `_prefetch` batches wait at any time.
+        with ThreadPoolExecutor(self._prefetch, thread_name_prefix="cnnkit-batches") as pool:
+            pending: deque = deque()
+            upcoming = iter(todo)
+            for b in upcoming:
+                pending.append(pool.submit(make, b))
+                if len(pending) >= self._prefetch:
+                    break
+            while pending:
+                batch = pending.popleft().result()
+                nxt = next(upcoming, None)
+                if nxt is not None:
+                    pending.append(pool.submit(make, nxt))
+                yield batch
 
     def __iter__(self) -> Iterator[Any]:
         epoch = self._epoch
