@@ -288,3 +288,17 @@ def test_pipeline_augmentation_is_a_function_of_seed_epoch_batch(tmp_path):
     flip = RandomFlip(seed=0)
     mapped = plain.map(lambda x, y: (flip(x, training=True), y))
     assert torch.equal(next(mapped.iterate(1))[0], next(mapped.iterate(1))[0])
+
+
+def test_prefetch_threads_change_nothing(tmp_path):
+    from cnnkit.utils import image_dataset_from_directory
+
+    class_folder(tmp_path / "d", {"a": 9, "b": 8})
+    ds = image_dataset_from_directory(tmp_path / "d", image_size=(10, 14), batch_size=3, seed=2, verbose=False,
+                                      augment=[RandomFlip(), RandomZoom(0.2)])  # fmt: skip
+    serial, threaded = ds.prefetch(0), ds.prefetch(3)
+    for (xa, ya), (xb, yb) in zip(serial.iterate(4), threaded.iterate(4), strict=True):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    it = threaded.iterate(5)
+    next(it)
+    it.close()  # stopping early leaves no thread behind
