@@ -67,6 +67,12 @@ CASES = [
     ("Adagrad", {}),
     ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.5}),
     ("Adam", {"clipnorm": 1.0}),
+    ("Nadam", {}),
+    ("Nadam", {"learning_rate": 0.01, "beta_1": 0.8}),
+    ("Adamax", {}),
+    ("Adamax", {"learning_rate": 0.05, "beta_2": 0.9}),
+    ("Adadelta", {}),
+    ("Adadelta", {"learning_rate": 1.0, "rho": 0.9}),
     ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "clipvalue": 0.3}),
     ("RMSprop", {"global_clipnorm": 0.5}),
 ]
@@ -110,7 +116,8 @@ def test_schedule_as_learning_rate_matches_keras(name, schedule, kwargs):
 @pytest.mark.parametrize(
     ("name", "kwargs"),
     [("SGD", {"momentum": 0.9, "nesterov": True}), ("Adam", {"amsgrad": True}), ("AdamW", {}),
-     ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {})],
+     ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}), ("Nadam", {}), ("Adamax", {}),
+     ("Adadelta", {})],
 )  # fmt: skip
 def test_state_dict_round_trip_continues_bit_identically(tmp_path, name, kwargs):
     init, grads = _problem(2)
@@ -229,7 +236,7 @@ def test_learning_rate_get_set():
 
 
 def test_defaults_match_keras():
-    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]:
+    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "Adamax", "Adadelta"]:
         ours, theirs = getattr(co, name)().get_config(), getattr(keras.optimizers, name)().get_config()
         for key, value in ours.items():
             if isinstance(value, float):  # Keras reports its float32 learning-rate variable
@@ -261,7 +268,8 @@ def test_get():
     with pytest.raises(ValueError) as err:
         co.get("adamx")
     assert str(err.value) == (
-        "Could not interpret optimizer identifier. Expected one of 'adagrad', 'adam', 'adamw', 'rmsprop', 'sgd', "
+        "Could not interpret optimizer identifier. Expected one of 'adadelta', 'adagrad', 'adam', 'adamax', "
+        "'adamw', 'nadam', 'rmsprop', 'sgd', "
         "an Optimizer instance or a config dict {'class_name': ..., 'config': ...}. Received: optimizer='adamx'. "
         "Check the spelling or pass an optimizer object such as cnnkit.optimizers.Adam(learning_rate=1e-3)."
     )
@@ -320,3 +328,19 @@ def test_step_does_not_sync_with_the_device(name):
             opt.step()
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+def test_exclude_from_weight_decay_matches_keras():
+    init, grads = _problem(3)
+    k_vars = [keras.Variable(x) for x in init]
+    k_opt = keras.optimizers.AdamW(learning_rate=0.05, weight_decay=0.1)
+    k_opt.exclude_from_weight_decay(var_list=[k_vars[1], k_vars[3]])
+    for gs in grads:
+        k_opt.apply_gradients(zip([torch.tensor(g) for g in gs], k_vars, strict=True))
+    params = _params(init)
+    opt = co.AdamW(learning_rate=0.05, weight_decay=0.1)
+    opt.exclude_from_weight_decay(var_list=[params[1], params[3]])
+    opt.build(params)
+    got = _run_cnnkit(opt, params, grads)
+    for v, g in zip(k_vars, got, strict=True):
+        np.testing.assert_allclose(g, np.asarray(v.numpy()), rtol=0, atol=ATOL)

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -80,7 +81,9 @@ def binary_crossentropy(
     if from_logits:
         per_entry = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
     else:
-        per_entry = F.binary_cross_entropy(y_pred.clamp(EPSILON, 1.0 - EPSILON), y_true, reduction="none")
+        # torch refuses binary_cross_entropy under autocast; the inputs are float32 already, so step out of it.
+        with torch.autocast(device_type=y_pred.device.type, enabled=False):
+            per_entry = F.binary_cross_entropy(y_pred.clamp(EPSILON, 1.0 - EPSILON), y_true, reduction="none")
     return per_entry.mean(dim=axis)
 
 
@@ -120,7 +123,10 @@ def categorical_crossentropy(
             stacklevel=2,
         )
     if label_smoothing:
-        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
+        # Keras divides by the class count as a float32 tensor, which torch computes as reciprocal(n) * ls in
+        # float32; doing the same on the host keeps its rounding without a host-to-device copy.
+        share = float(np.float32(np.float32(1.0) / np.float32(y_true.shape[-1])) * np.float32(label_smoothing))
+        y_true = y_true * (1.0 - label_smoothing) + share
     if from_logits:
         log_prob = F.log_softmax(y_pred, dim=axis)
     else:

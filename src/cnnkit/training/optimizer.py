@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from cnnkit.training import schedules as schedules_module
@@ -192,10 +193,18 @@ class Optimizer:
             "iterations": self._iterations,
             "learning_rate": self._learning_rate if isinstance(self._learning_rate, float) else None,
         }
+        state.update(self._host_state())
         for slot in self._slot_names:
             for i, t in enumerate(self._slots.get(slot, [])):
                 state[f"{slot}.{i}"] = t.detach().clone(memory_format=torch.contiguous_format)
         return state
+
+    def _host_state(self) -> dict[str, Any]:
+        """JSON-able scalar state a subclass keeps on the host (e.g. Nadam's momentum-schedule product)."""
+        return {}
+
+    def _load_host_state(self, state: dict[str, Any]) -> None:
+        pass
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores `state_dict()` output into a built optimizer, bit for bit."""
@@ -232,6 +241,7 @@ class Optimizer:
                 for i, t in enumerate(self._slots[slot]):
                     t.copy_(state[f"{slot}.{i}"])
         self._iterations = int(state.get("iterations", 0))
+        self._load_host_state(state)
         if state.get("learning_rate") is not None and not isinstance(
             self._learning_rate, schedules_module.LearningRateSchedule
         ):
@@ -311,7 +321,9 @@ class Optimizer:
         grads = self._clip_gradients(grads)
         if self.weight_decay is not None:
             decayed = [p for p in params if id(p) not in self._no_decay] if self._no_decay else params
-            torch._foreach_mul_(decayed, 1.0 - self.weight_decay * lr)
+            # Keras forms 1 - wd * lr in float32 (lr is a float32 variable there).
+            f32 = np.float32
+            torch._foreach_mul_(decayed, float(f32(1.0) - f32(self.weight_decay) * f32(lr)))
         self._update(params, grads, slots, lr, self._iterations + 1)
         self._iterations += 1
 
@@ -326,8 +338,7 @@ class Optimizer:
         if self.global_clipnorm and self.global_clipnorm > 0:
             norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
             # Keras: clip * min(1/norm, 1/clip), plus (norm - norm) so that a non-finite norm makes NaN.
-            scale = torch.minimum(norm.reciprocal(), torch.tensor(1.0 / self.global_clipnorm, device=norm.device))
-            scale = scale * self.global_clipnorm + (norm - norm)
+            scale = norm.reciprocal().clamp_max(1.0 / self.global_clipnorm) * self.global_clipnorm + (norm - norm)
             return torch._foreach_mul(grads, scale)
         if self.clipvalue and self.clipvalue > 0:
             clipped = torch._foreach_clamp_min(grads, -self.clipvalue)

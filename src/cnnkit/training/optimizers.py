@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from cnnkit.training.optimizer import Optimizer, _check_float
+from cnnkit.training.optimizers_extra import Adadelta, Adamax, Nadam
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "get"]
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam", "Optimizer", "RMSprop", "get"]
 
 
 class SGD(Optimizer):
@@ -264,7 +265,7 @@ class Adagrad(Optimizer):
         }
 
 
-_OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)}
+_OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam)}
 
 
 def get(identifier: str | dict[str, Any] | Optimizer) -> Optimizer:

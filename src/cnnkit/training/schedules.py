@@ -1,14 +1,19 @@
 """Learning-rate schedules: callables of the optimizer step, as in `keras.optimizers.schedules`.
 
 The formulas follow Keras 3 (`keras/src/optimizers/schedules/learning_rate_schedule.py`); `OneCycle` follows
-fastai's `fit_one_cycle` (`fastai/callback/schedule.py`). Schedules compute in Python floats from the step, which
-the optimizer keeps as a host integer, so reading the learning rate never waits for the accelerator.
+fastai's `fit_one_cycle` (`fastai/callback/schedule.py`). The Keras schedules compute in float32 scalars on the
+host, with Keras' order of operations, so they return Keras' float32 values (near the end of a cosine decay,
+float32 rounding changes the rate by up to ~3e-5 relative, and Keras trains with those values). The step comes
+from the optimizer's host counter, so reading the learning rate never waits for the accelerator.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+import numpy as np
+import torch
 
 __all__ = [
     "CosineDecay",
@@ -19,6 +24,9 @@ __all__ = [
     "deserialize",
     "serialize",
 ]
+
+
+_f32 = np.float32
 
 
 def _step_value(step: Any) -> float:
@@ -76,10 +84,10 @@ class ExponentialDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step: Any) -> float:
-        p = _step_value(step) / self.decay_steps
+        p = _f32(_step_value(step)) / _f32(self.decay_steps)
         if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate**p
+            p = np.floor(p)
+        return float(_f32(self.initial_learning_rate) * _f32(self.decay_rate) ** p)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -115,8 +123,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         s = _step_value(step)
         for boundary, value in zip(self.boundaries, self.values, strict=False):
             if s <= boundary:
-                return value
-        return self.values[-1]
+                return float(_f32(value))
+        return float(_f32(self.values[-1]))
 
     def get_config(self) -> dict[str, Any]:
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
@@ -150,19 +158,24 @@ class CosineDecay(LearningRateSchedule):
         self.warmup_target = warmup_target
         self.warmup_steps = warmup_steps
 
-    def _decay(self, step: float, peak: float) -> float:
-        cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.decay_steps))
-        return peak * ((1.0 - self.alpha) * cosine + self.alpha)
+    def _decay(self, step: np.float32, peak: np.float32) -> float:
+        fraction = step / _f32(self.decay_steps)
+        # torch's float32 cos (what Keras calls); 1 + cos cancels near the end, so one ulp of cos would show.
+        cos = _f32(torch.cos(torch.tensor(_f32(math.pi) * fraction, dtype=torch.float32)).item())
+        cosine = _f32(0.5) * (_f32(1.0) + cos)
+        decayed = _f32(1 - self.alpha) * cosine + _f32(self.alpha)
+        return float(peak * decayed)
 
     def __call__(self, step: Any) -> float:
-        s = _step_value(step)
+        s = _f32(_step_value(step))
+        initial = _f32(self.initial_learning_rate)
         if self.warmup_target is None:
-            return self._decay(min(s, self.decay_steps), self.initial_learning_rate)
-        s = min(s, self.decay_steps + self.warmup_steps)
-        if s < self.warmup_steps:
-            fraction = s / self.warmup_steps
-            return (self.warmup_target - self.initial_learning_rate) * fraction + self.initial_learning_rate
-        return self._decay(s - self.warmup_steps, self.warmup_target)
+            return self._decay(min(s, _f32(self.decay_steps)), initial)
+        warmup_steps, target = _f32(self.warmup_steps), _f32(self.warmup_target)
+        s = min(s, _f32(self.decay_steps) + warmup_steps)
+        if s < warmup_steps:
+            return float((target - initial) * (s / warmup_steps) + initial)
+        return self._decay(s - warmup_steps, target)
 
     def get_config(self) -> dict[str, Any]:
         return {
