@@ -271,7 +271,7 @@ def test_get():
         "Could not interpret optimizer identifier. Expected one of 'adadelta', 'adagrad', 'adam', 'adamax', "
         "'adamw', 'nadam', 'rmsprop', 'sgd', "
         "an Optimizer instance or a config dict {'class_name': ..., 'config': ...}. Received: optimizer='adamx'. "
-        "Check the spelling or pass an optimizer object such as cnnkit.optimizers.Adam(learning_rate=1e-3)."
+        "Did you mean 'adamax'? Or pass an optimizer object such as cnnkit.optimizers.Adam(learning_rate=1e-3)."
     )
     with pytest.raises(TypeError, match="Could not interpret optimizer identifier"):
         co.get(3)
