@@ -18,7 +18,7 @@ import torch
 from cnnkit.training import schedules as schedules_module
 from cnnkit.training.naming import auto_name
 
-__all__ = ["Optimizer"]
+__all__ = ["LearningRateValue", "Optimizer"]
 
 # Keras arguments cnnkit accepts only at their defaults (so Keras configs load), with those defaults.
 _UNSUPPORTED_DEFAULTS = {
@@ -39,6 +39,30 @@ def _check_float(name: str, value: Any, allow_none: bool = True) -> float | None
             f"Received: {name}={value!r} of type {type(value).__name__}. Pass a float such as 0.01."
         )
     return float(value)
+
+
+class LearningRateValue(float):
+    """The learning rate as a float that also answers the Keras variable calls tutorials make on it.
+
+    `optimizer.learning_rate.numpy()` and `optimizer.learning_rate.assign(1e-4)` work as on Keras' float32
+    variable; everything else treats it as a plain float.
+    """
+
+    def __new__(cls, value: float, optimizer: Optimizer | None = None) -> LearningRateValue:
+        obj = super().__new__(cls, value)
+        obj._optimizer = optimizer
+        return obj
+
+    def numpy(self) -> np.float32:
+        return np.float32(self)
+
+    def assign(self, value: Any) -> None:
+        if self._optimizer is None:
+            raise TypeError(
+                "This learning rate is a detached value. Expected `optimizer.learning_rate.assign()`. "
+                "Received: assign() on a copy. Set `optimizer.learning_rate = value` instead."
+            )
+        self._optimizer.learning_rate = value
 
 
 class Optimizer:
@@ -100,7 +124,10 @@ class Optimizer:
     # ----------------------------------------------------------------- learning rate and step counter
     @property
     def learning_rate(self) -> float:
-        """The learning rate of the next step (a schedule is evaluated at `iterations`)."""
+        """The learning rate of the next step (a schedule is evaluated at `iterations`), as a float."""
+        return LearningRateValue(self._current_learning_rate(), self)
+
+    def _current_learning_rate(self) -> float:
         lr = self._learning_rate
         if isinstance(lr, schedules_module.LearningRateSchedule):
             return float(lr(self._iterations))
@@ -120,7 +147,9 @@ class Optimizer:
                 f"Received: learning_rate={value!r}. Instantiate the optimizer with a float `learning_rate` "
                 "to make it settable."
             )
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
+        if isinstance(value, LearningRateValue):
+            value = float(value)
+        elif isinstance(value, torch.Tensor) and value.numel() == 1:
             value = value.item()
         elif hasattr(value, "item") and not isinstance(value, (int, float)):
             value = value.item()  # NumPy scalar
@@ -317,7 +346,7 @@ class Optimizer:
             params = [v for _, v, _ in keep]
             grads = [g for _, _, g in keep]
             slots = {s: [self._slots[s][j] for j, _, _ in keep] for s in self._slot_names}
-        lr = self.learning_rate
+        lr = self._current_learning_rate()
         grads = self._clip_gradients(grads)
         if self.weight_decay is not None:
             decayed = [p for p in params if id(p) not in self._no_decay] if self._no_decay else params
