@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cnnkit.training import clipping
 from cnnkit.training import schedules as schedules_module
 from cnnkit.training.naming import auto_name
 
@@ -357,22 +358,13 @@ class Optimizer:
         self._iterations += 1
 
     def _clip_gradients(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
-        # Out of place, so the caller's `.grad` tensors keep the raw gradients (as in Keras).
+        # Keras' precedence: clipnorm, then global_clipnorm, then clipvalue (only one may be set anyway).
         if self.clipnorm and self.clipnorm > 0:
-            # g * clipnorm / max(||g||, clipnorm); an all-zero gradient stays zero.
-            scales = torch._foreach_clamp_min(torch._foreach_norm(grads), self.clipnorm)
-            torch._foreach_reciprocal_(scales)
-            torch._foreach_mul_(scales, self.clipnorm)
-            return torch._foreach_mul(grads, scales)
+            return clipping.clip_by_norm(grads, self.clipnorm)
         if self.global_clipnorm and self.global_clipnorm > 0:
-            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-            # Keras: clip * min(1/norm, 1/clip), plus (norm - norm) so that a non-finite norm makes NaN.
-            scale = norm.reciprocal().clamp_max(1.0 / self.global_clipnorm) * self.global_clipnorm + (norm - norm)
-            return torch._foreach_mul(grads, scale)
+            return clipping.clip_by_global_norm(grads, self.global_clipnorm)
         if self.clipvalue and self.clipvalue > 0:
-            clipped = torch._foreach_clamp_min(grads, -self.clipvalue)
-            torch._foreach_clamp_max_(clipped, self.clipvalue)
-            return clipped
+            return clipping.clip_by_value(grads, self.clipvalue)
         return grads
 
     def _update(
