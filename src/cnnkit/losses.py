@@ -15,14 +15,65 @@ from cnnkit.training.losses import (
     mean_squared_error,
     sparse_categorical_crossentropy,
 )
+from cnnkit.training.losses_extra import (
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
+    Huber,
+    KLDivergence,
+    LogCosh,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SquaredHinge,
+    categorical_hinge,
+    cosine_similarity,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_percentage_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    squared_hinge,
+)
 
 # Keras' short aliases.
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kl_divergence
 
 __all__ = [
+    "KLD",
     "MAE",
+    "MAPE",
     "MSE",
+    "MSLE",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "Hinge",
+    "Huber",
+    "KLDivergence",
+    "LogCosh",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
+    "SquaredHinge",
+    "categorical_hinge",
+    "cosine_similarity",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "kld",
+    "log_cosh",
+    "mape",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "msle",
+    "poisson",
+    "squared_hinge",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "Loss",

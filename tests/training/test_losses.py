@@ -37,6 +37,7 @@ def data():
         "bin_probs": rng.random((B, 1)).astype("float32"),
         "multi_true": rng.integers(0, 2, (B, 3)).astype("float32"),
         "multi_probs": rng.random((B, 3)).astype("float32"),
+        "logits3": rng.standard_normal((B, 3)).astype("float32"),
         "sw": rng.random(B).astype("float32"),
     }
 
@@ -60,6 +61,17 @@ CASES = [
     ("SparseCategoricalCrossentropy", {"ignore_class": 2}, "labels", "probs"),
     ("MeanSquaredError", {}, "soft", "probs"),
     ("MeanAbsoluteError", {}, "soft", "probs"),
+    ("Huber", {}, "soft", "logits"),
+    ("Huber", {"delta": 0.3}, "soft", "logits"),
+    ("LogCosh", {}, "soft", "logits"),
+    ("MeanAbsolutePercentageError", {}, "logits", "probs"),
+    ("MeanSquaredLogarithmicError", {}, "soft", "logits"),
+    ("CosineSimilarity", {}, "soft", "logits"),
+    ("Hinge", {}, "multi_true", "multi_probs"),
+    ("SquaredHinge", {}, "multi_true", "logits3"),
+    ("CategoricalHinge", {}, "onehot", "logits"),
+    ("KLDivergence", {}, "soft", "probs"),
+    ("Poisson", {}, "soft", "probs"),
 ]
 
 
@@ -77,7 +89,9 @@ def test_class_matches_keras(data, name, kwargs, t, p, weighted, reduction):
     ("fn", "t", "p"),
     [("binary_crossentropy", "bin_true", "bin_probs"), ("categorical_crossentropy", "onehot", "probs"),
      ("sparse_categorical_crossentropy", "labels", "probs"), ("mean_squared_error", "soft", "probs"),
-     ("mean_absolute_error", "soft", "probs")],
+     ("mean_absolute_error", "soft", "probs"), ("huber", "soft", "logits"), ("log_cosh", "soft", "logits"),
+     ("hinge", "multi_true", "logits3"), ("kl_divergence", "soft", "probs"), ("poisson", "soft", "probs"),
+     ("cosine_similarity", "soft", "logits"), ("mean_squared_logarithmic_error", "soft", "probs")],
 )  # fmt: skip
 def test_function_matches_keras(data, fn, t, p):
     _close(getattr(cl, fn)(data[t], data[p]), getattr(keras.losses, fn)(data[t], data[p]))
@@ -148,14 +162,20 @@ def test_get_and_names():
         return (y_true - y_pred).abs().sum(-1)
 
     assert cl.get(my_loss).name == "my_loss"
+    assert cl.get("huber").name == "huber" and cl.Huber().name == "huber_loss"
     with pytest.raises(ValueError) as err:
-        cl.get("crossentropyy")
+        cl.get("sparse_categorical_crosentropy")
     assert str(err.value) == (
         "Could not interpret loss identifier. Expected one of 'bce', 'binary_crossentropy', "
-        "'categorical_crossentropy', 'mae', 'mean_absolute_error', 'mean_squared_error', 'mse', "
-        "'sparse_categorical_crossentropy', a Loss class name, a Loss object or a function fn(y_true, y_pred). "
-        "Received: loss='crossentropyy'. Check the spelling, e.g. loss='sparse_categorical_crossentropy'."
+        "'categorical_crossentropy', 'categorical_hinge', 'cosine_similarity', 'hinge', 'huber', 'kl_divergence', "
+        "'kld', 'log_cosh', 'mae', 'mape', 'mean_absolute_error', 'mean_absolute_percentage_error', "
+        "'mean_squared_error', 'mean_squared_logarithmic_error', 'mse', 'msle', 'poisson', "
+        "'sparse_categorical_crossentropy', 'squared_hinge', a Loss class name, a Loss object or a function "
+        "fn(y_true, y_pred). Received: loss='sparse_categorical_crosentropy'. "
+        "Did you mean 'sparse_categorical_crossentropy'?"
     )
+    with pytest.raises(TypeError, match=r"Received: loss=3\. Check the spelling"):
+        cl.get(3)
 
 
 def test_integer_labels_to_categorical_crossentropy():

@@ -222,6 +222,11 @@ def test_learning_rate_get_set():
     assert opt.learning_rate == 0.005
     opt.learning_rate = np.float32(0.25)
     assert opt.learning_rate == 0.25
+    # Keras-variable calls seen in tutorials.
+    assert opt.learning_rate.numpy() == np.float32(0.25) and opt.learning_rate.numpy().dtype == np.float32
+    opt.learning_rate.assign(0.125)
+    assert opt.learning_rate == 0.125 and json.dumps(opt.learning_rate) == "0.125"
+    assert opt.get_config()["learning_rate"] == 0.125 and type(opt.get_config()["learning_rate"]) is float
     scheduled = co.SGD(cs.PiecewiseConstantDecay([0], [1.0, 0.5]))
     assert scheduled.learning_rate == 1.0
     scheduled.iterations = 1
@@ -271,7 +276,7 @@ def test_get():
         "Could not interpret optimizer identifier. Expected one of 'adadelta', 'adagrad', 'adam', 'adamax', "
         "'adamw', 'nadam', 'rmsprop', 'sgd', "
         "an Optimizer instance or a config dict {'class_name': ..., 'config': ...}. Received: optimizer='adamx'. "
-        "Check the spelling or pass an optimizer object such as cnnkit.optimizers.Adam(learning_rate=1e-3)."
+        "Did you mean 'adamax'? Or pass an optimizer object such as cnnkit.optimizers.Adam(learning_rate=1e-3)."
     )
     with pytest.raises(TypeError, match="Could not interpret optimizer identifier"):
         co.get(3)

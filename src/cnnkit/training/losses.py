@@ -8,6 +8,7 @@ would saturate.
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cnnkit.training import losses_extra as extra
 from cnnkit.training.loss import Loss, LossFunctionWrapper, squeeze_or_expand_to_same_rank, to_tensor
 from cnnkit.training.naming import to_snake_case
 
@@ -323,16 +325,20 @@ class MeanAbsoluteError(LossFunctionWrapper):
 
 
 _CLASSES = (BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, MeanSquaredError,
-            MeanAbsoluteError)  # fmt: skip
+            MeanAbsoluteError, *(getattr(extra, n) for n in extra.__all__ if n[0].isupper()))  # fmt: skip
 _FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
     "binary_crossentropy": binary_crossentropy,
     "categorical_crossentropy": categorical_crossentropy,
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
     "mean_squared_error": mean_squared_error,
     "mean_absolute_error": mean_absolute_error,
+    **{n: getattr(extra, n) for n in extra.__all__ if n[0].islower() and n != "l2_normalize"},
     "bce": binary_crossentropy,
     "mse": mean_squared_error,
     "mae": mean_absolute_error,
+    "mape": extra.mean_absolute_percentage_error,
+    "msle": extra.mean_squared_logarithmic_error,
+    "kld": extra.kl_divergence,
 }
 
 
@@ -361,8 +367,9 @@ def get(identifier: str | dict[str, Any] | Loss | Callable[..., Any]) -> Loss:
         return LossFunctionWrapper(identifier, name=to_snake_case(getattr(identifier, "__name__", "loss")))
     names = ", ".join(repr(n) for n in sorted(_FUNCTIONS))
     error = ValueError if isinstance(identifier, (str, dict)) else TypeError
+    close = difflib.get_close_matches(str(identifier), list(_FUNCTIONS) + list(classes), n=1)
+    fix = f"Did you mean {close[0]!r}?" if close else "Check the spelling, e.g. loss='sparse_categorical_crossentropy'."
     raise error(
         f"Could not interpret loss identifier. Expected one of {names}, a Loss class name, a Loss object or a "
-        f"function fn(y_true, y_pred). Received: loss={identifier!r}. Check the spelling, e.g. "
-        "loss='sparse_categorical_crossentropy'."
+        f"function fn(y_true, y_pred). Received: loss={identifier!r}. {fix}"
     )

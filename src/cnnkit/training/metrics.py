@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from cnnkit.training import losses as losses_module
+from cnnkit.training import losses_extra as extra
 from cnnkit.training.confusion_metrics import AUC, Precision, Recall
 from cnnkit.training.loss import Loss, squeeze_or_expand_to_same_rank, to_tensor
 from cnnkit.training.metric import Mean, MeanMetricWrapper, Metric, Sum
@@ -15,6 +17,17 @@ from cnnkit.training.naming import to_snake_case
 
 __all__ = [
     "AUC",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "Hinge",
+    "KLDivergence",
+    "LogCoshError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
+    "RootMeanSquaredError",
+    "SquaredHinge",
+    "cosine_similarity",
     "Accuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",
@@ -137,6 +150,53 @@ MeanAbsoluteError = _wrapper("MeanAbsoluteError", losses_module.mean_absolute_er
                              "Mean of absolute errors.")  # fmt: skip
 
 
+LogCoshError = _wrapper("LogCoshError", extra.log_cosh, "logcosh", "Mean log-cosh error.")
+MeanAbsolutePercentageError = _wrapper(
+    "MeanAbsolutePercentageError", extra.mean_absolute_percentage_error, "mean_absolute_percentage_error",
+    "Mean absolute percentage error.",
+)  # fmt: skip
+MeanSquaredLogarithmicError = _wrapper(
+    "MeanSquaredLogarithmicError", extra.mean_squared_logarithmic_error, "mean_squared_logarithmic_error",
+    "Mean squared logarithmic error.",
+)  # fmt: skip
+Hinge = _wrapper("Hinge", extra.hinge, "hinge", "Mean hinge loss.")
+SquaredHinge = _wrapper("SquaredHinge", extra.squared_hinge, "squared_hinge", "Mean squared hinge loss.")
+CategoricalHinge = _wrapper("CategoricalHinge", extra.categorical_hinge, "categorical_hinge", "Mean categorical hinge.")
+KLDivergence = _wrapper("KLDivergence", extra.kl_divergence, "kl_divergence", "Mean KL divergence.")
+Poisson = _wrapper("Poisson", extra.poisson, "poisson", "Mean Poisson loss.")
+
+
+def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> torch.Tensor:
+    """The metric form: the cosine similarity itself (the loss is its negative)."""
+    return -extra.cosine_similarity(y_true, y_pred, axis=axis)
+
+
+class CosineSimilarity(_Wrapper):
+    """Mean cosine similarity between labels and predictions along `axis`."""
+
+    _fn_default = staticmethod(cosine_similarity)
+    _name_default = "cosine_similarity"
+
+    def __init__(self, name: str = "cosine_similarity", dtype: Any = None, axis: int = -1) -> None:
+        super().__init__(name=name, dtype=dtype, axis=axis)
+
+
+class RootMeanSquaredError(Mean):
+    """`sqrt(mean((y_pred - y_true)**2))` over everything seen (weighted like Keras)."""
+
+    def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None) -> None:
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        y_pred = to_tensor(y_pred)
+        y_true = to_tensor(y_true, device=y_pred.device)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        super().update_state((y_pred - y_true).square(), sample_weight=sample_weight)
+
+    def result(self) -> torch.Tensor:
+        return super().result().sqrt()
+
+
 class BinaryAccuracy(_Wrapper):
     """How often `(y_pred > threshold)` equals the 0/1 label.
 
@@ -207,12 +267,16 @@ class SparseCategoricalCrossentropy(_Wrapper):
 _CLASSES: tuple[type, ...] = (
     Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
     SparseTopKCategoricalAccuracy, Precision, Recall, AUC, MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
-    CategoricalCrossentropy, SparseCategoricalCrossentropy,
+    CategoricalCrossentropy, SparseCategoricalCrossentropy, RootMeanSquaredError, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, CosineSimilarity, LogCoshError, Hinge, SquaredHinge, CategoricalHinge, KLDivergence,
+    Poisson,
 )  # fmt: skip
 _BY_NAME: dict[str, type] = {c.__name__: c for c in _CLASSES}
 _BY_NAME.update({to_snake_case(c.__name__): c for c in _CLASSES})
 _BY_NAME.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
-                 "MAE": MeanAbsoluteError, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy})  # fmt: skip
+                 "MAE": MeanAbsoluteError, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
+                 "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+                 "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError})  # fmt: skip
 
 
 def get(identifier: str | dict[str, Any] | Metric | type | Callable[..., Any]) -> Metric:
@@ -232,10 +296,11 @@ def get(identifier: str | dict[str, Any] | Metric | type | Callable[..., Any]) -
         return MeanMetricWrapper(identifier)
     names = ", ".join(sorted(repr(n) for n in _BY_NAME if n == to_snake_case(n)))
     error = ValueError if isinstance(identifier, (str, dict)) else TypeError
+    close = difflib.get_close_matches(str(identifier), ["accuracy", *_BY_NAME], n=1)
+    fix = f"Did you mean {close[0]!r}?" if close else "Check the spelling, e.g. metrics=['accuracy']."
     raise error(
         f"Could not interpret metric identifier. Expected 'accuracy', one of {names}, a Metric object or a "
-        f"function fn(y_true, y_pred). Received: metric={identifier!r}. Check the spelling, e.g. "
-        "metrics=['accuracy']."
+        f"function fn(y_true, y_pred). Received: metric={identifier!r}. {fix}"
     )
 
 

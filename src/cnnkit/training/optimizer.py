@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from cnnkit.training import clipping
 from cnnkit.training import schedules as schedules_module
 from cnnkit.training.naming import auto_name
 
-__all__ = ["Optimizer"]
+__all__ = ["LearningRateValue", "Optimizer"]
 
 # Keras arguments cnnkit accepts only at their defaults (so Keras configs load), with those defaults.
 _UNSUPPORTED_DEFAULTS = {
@@ -39,6 +40,30 @@ def _check_float(name: str, value: Any, allow_none: bool = True) -> float | None
             f"Received: {name}={value!r} of type {type(value).__name__}. Pass a float such as 0.01."
         )
     return float(value)
+
+
+class LearningRateValue(float):
+    """The learning rate as a float that also answers the Keras variable calls tutorials make on it.
+
+    `optimizer.learning_rate.numpy()` and `optimizer.learning_rate.assign(1e-4)` work as on Keras' float32
+    variable; everything else treats it as a plain float.
+    """
+
+    def __new__(cls, value: float, optimizer: Optimizer | None = None) -> LearningRateValue:
+        obj = super().__new__(cls, value)
+        obj._optimizer = optimizer
+        return obj
+
+    def numpy(self) -> np.float32:
+        return np.float32(self)
+
+    def assign(self, value: Any) -> None:
+        if self._optimizer is None:
+            raise TypeError(
+                "This learning rate is a detached value. Expected `optimizer.learning_rate.assign()`. "
+                "Received: assign() on a copy. Set `optimizer.learning_rate = value` instead."
+            )
+        self._optimizer.learning_rate = value
 
 
 class Optimizer:
@@ -100,7 +125,10 @@ class Optimizer:
     # ----------------------------------------------------------------- learning rate and step counter
     @property
     def learning_rate(self) -> float:
-        """The learning rate of the next step (a schedule is evaluated at `iterations`)."""
+        """The learning rate of the next step (a schedule is evaluated at `iterations`), as a float."""
+        return LearningRateValue(self._current_learning_rate(), self)
+
+    def _current_learning_rate(self) -> float:
         lr = self._learning_rate
         if isinstance(lr, schedules_module.LearningRateSchedule):
             return float(lr(self._iterations))
@@ -120,7 +148,9 @@ class Optimizer:
                 f"Received: learning_rate={value!r}. Instantiate the optimizer with a float `learning_rate` "
                 "to make it settable."
             )
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
+        if isinstance(value, LearningRateValue):
+            value = float(value)
+        elif isinstance(value, torch.Tensor) and value.numel() == 1:
             value = value.item()
         elif hasattr(value, "item") and not isinstance(value, (int, float)):
             value = value.item()  # NumPy scalar
@@ -317,7 +347,7 @@ class Optimizer:
             params = [v for _, v, _ in keep]
             grads = [g for _, _, g in keep]
             slots = {s: [self._slots[s][j] for j, _, _ in keep] for s in self._slot_names}
-        lr = self.learning_rate
+        lr = self._current_learning_rate()
         grads = self._clip_gradients(grads)
         if self.weight_decay is not None:
             decayed = [p for p in params if id(p) not in self._no_decay] if self._no_decay else params
@@ -328,22 +358,13 @@ class Optimizer:
         self._iterations += 1
 
     def _clip_gradients(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
-        # Out of place, so the caller's `.grad` tensors keep the raw gradients (as in Keras).
+        # Keras' precedence: clipnorm, then global_clipnorm, then clipvalue (only one may be set anyway).
         if self.clipnorm and self.clipnorm > 0:
-            # g * clipnorm / max(||g||, clipnorm); an all-zero gradient stays zero.
-            scales = torch._foreach_clamp_min(torch._foreach_norm(grads), self.clipnorm)
-            torch._foreach_reciprocal_(scales)
-            torch._foreach_mul_(scales, self.clipnorm)
-            return torch._foreach_mul(grads, scales)
+            return clipping.clip_by_norm(grads, self.clipnorm)
         if self.global_clipnorm and self.global_clipnorm > 0:
-            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-            # Keras: clip * min(1/norm, 1/clip), plus (norm - norm) so that a non-finite norm makes NaN.
-            scale = norm.reciprocal().clamp_max(1.0 / self.global_clipnorm) * self.global_clipnorm + (norm - norm)
-            return torch._foreach_mul(grads, scale)
+            return clipping.clip_by_global_norm(grads, self.global_clipnorm)
         if self.clipvalue and self.clipvalue > 0:
-            clipped = torch._foreach_clamp_min(grads, -self.clipvalue)
-            torch._foreach_clamp_max_(clipped, self.clipvalue)
-            return clipped
+            return clipping.clip_by_value(grads, self.clipvalue)
         return grads
 
     def _update(

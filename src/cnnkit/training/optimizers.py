@@ -13,6 +13,7 @@ from `torch.optim` in places that change the numbers:
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import numpy as np
@@ -284,8 +285,10 @@ def get(identifier: str | dict[str, Any] | Optimizer) -> Optimizer:
         return cls.from_config(dict(identifier.get("config") or {}))
     names = ", ".join(repr(n) for n in sorted(_OPTIMIZERS))
     error = ValueError if isinstance(identifier, (str, dict)) else TypeError
+    close = difflib.get_close_matches(str(identifier).lower(), list(_OPTIMIZERS), n=1)
+    hint = f"Did you mean {close[0]!r}? Or pass" if close else "Check the spelling or pass"
     raise error(
         f"Could not interpret optimizer identifier. Expected one of {names}, an Optimizer instance or a "
         f"config dict {{'class_name': ..., 'config': ...}}. Received: optimizer={identifier!r}. "
-        "Check the spelling or pass an optimizer object such as cnnkit.optimizers.Adam(learning_rate=1e-3)."
+        f"{hint} an optimizer object such as cnnkit.optimizers.Adam(learning_rate=1e-3)."
     )
