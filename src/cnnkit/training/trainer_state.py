@@ -25,6 +25,22 @@ def _serialize(obj: Any) -> Any:
     return None
 
 
+def load_model_state(model: Any, saved: dict) -> None:
+    """Loads weights by name, or by order when only the automatic layer names differ (``conv2d`` vs ``conv2d_1``:
+    Keras-style names count up within a process, so a model rebuilt to resume may be named differently)."""
+    own = model.state_dict()
+    if set(own) == set(saved):
+        model.load_state_dict(saved)
+        return
+    if len(own) != len(saved) or any(a.shape != b.shape for a, b in zip(own.values(), saved.values(), strict=False)):
+        raise ValueError(
+            "The checkpoint does not fit this model. Expected the same weights (names or order and shapes). "
+            f"Received: {len(saved)} saved tensors such as {list(saved)[:3]} for a model with {len(own)} such as "
+            f"{list(own)[:3]}. Resume with the same model architecture, or use a new backup_dir."
+        )
+    model.load_state_dict(dict(zip(own, saved.values(), strict=True)))
+
+
 class TrainerState:
     """Mixin of :class:`~cnnkit.training.trainer.Trainer` for checkpoints and saved models."""
 
@@ -45,7 +61,7 @@ class TrainerState:
 
     def restore_checkpoint_state(self, state: dict) -> None:
         """Puts a :meth:`checkpoint_state` back; ``fit`` then continues from the saved position."""
-        self.model.load_state_dict(state["model"])
+        load_model_state(self.model, state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.global_step, self.shuffle_seed = state["global_step"], state["shuffle_seed"]
         self.losses.load_state(state["metrics"])
