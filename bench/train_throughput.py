@@ -80,7 +80,7 @@ def _keras_like(layers_mod, models_mod, epochs, x, y, timing_cb_base, **compile_
 
 
 def run_cnnkit(epochs: int, bf16: bool = False):
-    import cnnkit
+    import cnnkit.mixed_precision
     from cnnkit import callbacks, layers, models
 
     if bf16:
@@ -156,7 +156,17 @@ def run_torch(epochs: int):
     return N / statistics.median(times[1:]), _predict_ips(predict, x_np)
 
 
-def worker(name: str, epochs: int) -> None:
+def worker(name: str, epochs: int, threads: int | None) -> None:
+    if threads:
+        if name == "tf_keras":
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        else:
+            import torch
+
+            torch.set_num_threads(threads)
     fn = {
         "cnnkit": run_cnnkit,
         "cnnkit_bf16": lambda e: run_cnnkit(e, bf16=True),
@@ -169,14 +179,18 @@ def worker(name: str, epochs: int) -> None:
 
 
 def main() -> None:
+    global N
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=3, help="measured epochs after one warm-up epoch")
     parser.add_argument("--tf-python", default=os.environ.get("CNNKIT_BENCH_TF_PYTHON", sys.executable))
     parser.add_argument("--only", default=",".join(FRAMEWORKS), help="comma-separated subset of " + str(FRAMEWORKS))
+    parser.add_argument("--images", type=int, default=N, help="number of random images (default 4096)")
+    parser.add_argument("--threads", type=int, help="intra-op threads for every framework (default: each one's own)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    N = args.images
     if args.worker:
-        return worker(args.worker, args.epochs)
+        return worker(args.worker, args.epochs, args.threads)
 
     here = Path(__file__).resolve()
     env = {
@@ -188,19 +202,27 @@ def main() -> None:
     results: dict[str, dict] = {}
     print(
         f"{N} images {SIZE}x{SIZE}x3, batch {BATCH} (predict {PREDICT_BATCH}), median of {args.epochs} epochs "
-        f"after a warm-up, {os.cpu_count()} CPUs",
+        f"after a warm-up, {os.cpu_count()} CPUs, threads: {args.threads or 'default'}, "
+        f"load average before: {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     for name in args.only.split(","):
         python = args.tf_python if name == "tf_keras" else sys.executable
         if name == "tf_keras":
-            probe = subprocess.run([python, "-c", "import tensorflow"], capture_output=True, env=env)
+            probe = subprocess.run(
+                [python, "-c", "import tensorflow"], capture_output=True, env={**env, "KERAS_BACKEND": "tensorflow"}
+            )
             if probe.returncode != 0:
                 print(f"{LABELS[name]:28s} skipped: `import tensorflow` fails in {python}", flush=True)
                 continue
         start = time.perf_counter()
+        worker_env = {**env, "KERAS_BACKEND": "tensorflow" if name == "tf_keras" else "torch"}
         proc = subprocess.run(
-            [python, str(here), "--worker", name, "--epochs", str(args.epochs)], capture_output=True, text=True, env=env
+            [python, str(here), "--worker", name, "--epochs", str(args.epochs), "--images", str(args.images)]
+            + (["--threads", str(args.threads)] if args.threads else []),
+            capture_output=True,
+            text=True,
+            env=worker_env,
         )
         line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
         if proc.returncode != 0 or line is None:
