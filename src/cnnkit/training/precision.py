@@ -7,6 +7,7 @@ default for ``compile()``; ``compile(dtype_policy=...)`` overrides it for one mo
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import torch
 
@@ -64,6 +65,23 @@ class Policy:
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 autocast is emulated."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def warn_if_slow(policy: Policy, device: torch.device) -> None:
+    if policy.autocast_dtype is torch.bfloat16 and device.type == "cpu" and not native_bf16_cpu():
+        warnings.warn(
+            "This CPU has no native bfloat16 (AVX512-BF16 or AMX), so mixed_bfloat16 will be emulated and likely "
+            "slower than float32. Use the 'float32' policy on this machine.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 _global_policy = Policy("float32")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from cnnkit.training import data_adapter as da
-from cnnkit.training import runtime
+from cnnkit.training import precision, runtime
 from cnnkit.training.callbacks.callback_list import CallbackList, LazyLogs
 from cnnkit.training.compiled import CompiledLossAndMetrics
 from cnnkit.training.precision import Policy, global_policy
@@ -84,6 +84,7 @@ class Trainer(TrainerState):
                 "mixed_float16 needs a CUDA device. Expected 'mixed_bfloat16' on CPU. Received: "
                 f"dtype_policy='mixed_float16', device={str(self.device)!r}. Use 'mixed_bfloat16' on CPU."
             )
+        precision.warn_if_slow(self.policy, self.device)
         self.jit_compile = bool(jit_compile)
         self._step_fn = None
         self.compiled = True
