@@ -148,8 +148,21 @@ def test_predict_batches_without_gradients_and_returns_numpy():
     net = Recorder()
     out = Trainer(net).predict(np.ones((70, 4)), verbose=0)
     assert isinstance(out, np.ndarray) and out.shape == (70, 2) and out.dtype == np.float32
-    assert net.calls == [(32, False, True, False), (32, False, True, False), (6, False, True, False)]
+    # calls[0] is a one-sample pass sizing the CPU slices (see trainer.cpu_chunk_size); then batches of 32.
+    assert net.calls == [(1, False, True, False)] + [(32, False, True, False)] * 2 + [(6, False, True, False)]
     assert Trainer(net).predict_on_batch(np.ones((5, 4))).shape == (5, 2)
+
+
+def test_large_cpu_predict_batches_run_in_slices_with_the_same_results():
+    from cnnkit.training.trainer import cpu_chunk_size
+
+    set_random_seed(0)
+    model = tutorial(cnnkit, size=64)  # conv1 output: 62*62*8 floats = 123 KB per image
+    x = np.random.default_rng(0).random((300, 64, 64, 3), dtype=np.float32)
+    assert cpu_chunk_size(model, torch.from_numpy(x[:256])) == 136  # 16 MiB / 123 KB, rounded down to 8
+    sliced = model.predict(x, batch_size=256, verbose=0)
+    whole = torch.cat([model(torch.from_numpy(x[i : i + 100])) for i in range(0, 300, 100)]).detach().numpy()
+    np.testing.assert_allclose(sliced, whole, atol=1e-6)  # same per-sample function, other batch blocking
 
 
 def test_fit_on_a_dataset_object_uses_iterate_and_class_weight():
