@@ -154,7 +154,7 @@ def test_predict_batches_without_gradients_and_returns_numpy():
 
 
 def test_large_cpu_predict_batches_run_in_slices_with_the_same_results():
-    from cnnkit.training.trainer import cpu_chunk_size
+    from cnnkit.training.inference import cpu_chunk_size
 
     set_random_seed(0)
     model = tutorial(cnnkit, size=64)  # conv1 output: 62*62*8 floats = 123 KB per image
