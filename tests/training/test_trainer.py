@@ -286,3 +286,22 @@ def test_jit_compile_trains_like_eager():
     for a, b in zip(compiled.get_weights(), eager.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
     np.testing.assert_allclose(h_compiled["loss"], h_eager["loss"], rtol=1e-5)
+
+
+def test_saved_model_restores_metric_objects_and_optimizer_config(tmp_path):
+    import cnnkit.metrics
+    import cnnkit.optimizers
+
+    model = models.Sequential([layers.Input((4,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(
+        optimizer=cnnkit.optimizers.Adam(0.01),
+        loss="binary_crossentropy",
+        metrics=["accuracy", cnnkit.metrics.AUC(name="auc")],
+    )
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 4)), rng.integers(0, 2, (32, 1)).astype("float32")
+    model.fit(x, y, verbose=0)
+    model.save(tmp_path / "m.cnnkit")
+    loaded = models.load_model(tmp_path / "m.cnnkit")
+    assert loaded.optimizer.learning_rate == pytest.approx(0.01)
+    assert loaded.evaluate(x, y, verbose=0, return_dict=True) == model.evaluate(x, y, verbose=0, return_dict=True)

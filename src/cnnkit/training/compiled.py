@@ -66,12 +66,18 @@ class CompiledLossAndMetrics:
 
     # ---------------------------------------------------------------------------------------------- metrics
     def _resolve(self, y: Any, y_pred: Any) -> None:
+        from cnnkit.training.metrics import get as metrics_get
         from cnnkit.training.metrics import resolve_metric
 
         loss = self.loss_fns if self._structure == "single" else None
         self._resolved = []
         for spec, weighted in self._metric_specs:
-            metric = resolve_metric(spec, loss, y, y_pred) if isinstance(spec, str) else spec
+            if isinstance(spec, str):
+                metric = resolve_metric(spec, loss, y, y_pred)
+            elif isinstance(spec, (dict, type)) or not hasattr(spec, "update_state"):
+                metric = metrics_get(spec)  # a config dict (from a saved model), a class or a plain function
+            else:
+                metric = spec
             self._resolved.append((metric, weighted))
 
     @property

@@ -89,7 +89,7 @@ class Trainer(TrainerState):
         self.jit_compile = bool(jit_compile)
         self._step_fn = None
         self.compiled = True
-        for name, value in (("optimizer", self.optimizer), ("_trainer", self), ("compiled_loss", loss)):
+        for name, value in (("optimizer", self.optimizer), ("_trainer", self)):
             try:
                 setattr(self.model, name, value)
             except AttributeError:  # a read-only property on the model: it reads the trainer itself
