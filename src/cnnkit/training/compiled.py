@@ -86,9 +86,11 @@ class CompiledLossAndMetrics:
 
     def update(self, loss: torch.Tensor, y: Any, y_pred: Any, sample_weight: Any, batch_size: int) -> None:
         """Accumulates on the device; nothing here waits for the device or reads values back."""
-        if self._loss_sum is None or self._loss_sum.device != loss.device:
+        if self._loss_sum is None:
             self._loss_sum = torch.zeros((), dtype=torch.float32, device=loss.device)
             self._loss_count = torch.zeros((), dtype=torch.float32, device=loss.device)
+        elif self._loss_sum.device != loss.device:  # restored from a checkpoint (CPU) onto a GPU run
+            self._loss_sum, self._loss_count = self._loss_sum.to(loss.device), self._loss_count.to(loss.device)
         self._loss_sum.add_(loss.detach().float() * batch_size)
         self._loss_count.add_(batch_size)
         if self._metric_specs:

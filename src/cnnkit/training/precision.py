@@ -84,6 +84,34 @@ def warn_if_slow(policy: Policy, device: torch.device) -> None:
         )
 
 
+class LossScaler:
+    """Dynamic loss scaling for float16 (as Keras' LossScaleOptimizer): gradients of ``loss * scale`` are unscaled;
+    a step whose gradients are not finite is skipped and the scale halved; after ``growth_interval`` good steps the
+    scale doubles. Checking for inf costs one host sync per step, only under ``mixed_float16``.
+    """
+
+    def __init__(self, initial_scale: float = 2.0**15, growth_interval: int = 2000) -> None:
+        self.scale, self.growth_interval, self.good_steps = float(initial_scale), growth_interval, 0
+
+    def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
+        return loss * self.scale
+
+    def unscale_and_check(self, params: list) -> bool:
+        """Unscales ``.grad`` in place; returns whether the optimizer may step (all gradients finite)."""
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return True
+        torch._foreach_mul_(grads, 1.0 / self.scale)
+        finite = bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
+        if not finite:
+            self.scale, self.good_steps = max(self.scale / 2.0, 1.0), 0
+            return False
+        self.good_steps += 1
+        if self.good_steps >= self.growth_interval:
+            self.scale, self.good_steps = self.scale * 2.0, 0
+        return True
+
+
 _global_policy = Policy("float32")
 
 

@@ -86,6 +86,7 @@ class Trainer(TrainerState):
                 f"dtype_policy='mixed_float16', device={str(self.device)!r}. Use 'mixed_bfloat16' on CPU."
             )
         precision.warn_if_slow(self.policy, self.device)
+        self._scaler = precision.LossScaler() if self.policy.needs_loss_scaling(self.device) else None
         self.jit_compile = bool(jit_compile)
         self._step_fn = None
         self.compiled = True
@@ -141,8 +142,13 @@ class Trainer(TrainerState):
         loss, y_pred = (self._step_fn or self._forward_loss)(x, y, sw, True)
         for p in self._optimizer_params:
             p.grad = None
-        loss.backward()
-        self.optimizer.step()
+        if self._scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self._scaler.scale_loss(loss).backward()
+            if self._scaler.unscale_and_check(self._optimizer_params):
+                self.optimizer.step()
         with torch.no_grad():
             self.losses.update(loss, y, y_pred, sw, da.flatten(x)[0].shape[0])
 
