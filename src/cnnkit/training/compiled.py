@@ -41,7 +41,7 @@ class CompiledLossAndMetrics:
 
     # ------------------------------------------------------------------------------------------------- loss
     def loss(self, y: Any, y_pred: Any, sample_weight: Any, regularization: list | None) -> torch.Tensor:
-        y_pred = da.map_structure(lambda t: t.float() if t.dtype in (torch.bfloat16, torch.float16) else t, y_pred)
+        # No float32 cast here: cnnkit losses cast themselves and keep the logits a sigmoid/softmax output carries.
         total = None
         if self._structure == "single" and self.loss_fns is not None:
             total = self.loss_fns(y, y_pred, sample_weight=sample_weight)
