@@ -1,0 +1,91 @@
+"""The classifiers `cnnkit train` can build: the tutorial CNN or any zoo model, and the default choice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnnkit.pipeline.inspect import DataSummary
+
+__all__ = ["TUTORIAL", "choose_defaults", "build_classifier", "available_models"]
+
+TUTORIAL = "tutorial"
+
+
+def available_models() -> list[str]:
+    """``tutorial`` and the registered zoo models."""
+    try:
+        from cnnkit.applications import list_models
+    except ImportError:
+        return [TUTORIAL]
+    return [TUTORIAL, *list_models()]
+
+
+def choose_defaults(summary: DataSummary, model: str | None, image_size: int | None) -> tuple[str, int]:
+    """The model and the (square) image size to train at, from what the data looks like.
+
+    Small images (up to 64 pixels) or small data sets (under 2000 images) train best and fastest with the tutorial
+    CNN at the images' own size (at least 32); larger data sets of larger images use ResNet20 at 64 pixels, which is
+    fast enough on a CPU and much stronger.
+    """
+    typical = max(summary.image_size)
+    if model is None:
+        small = typical <= 64 or summary.num_images < 2000
+        model = TUTORIAL if small or "ResNet20" not in available_models() else "ResNet20"
+    if image_size is None:
+        image_size = max(32, min(typical, 64)) if model in (TUTORIAL, "ResNet20") else 224 if typical >= 160 else 128
+    return model, int(image_size)
+
+
+def _tutorial(input_shape: tuple[int, int, int], num_classes: int, augment: bool) -> Any:
+    """The classic small CNN of the tutorials, with a Rescaling layer so that it takes 0..255 pixels."""
+    from cnnkit import layers
+    from cnnkit.models import Sequential
+
+    model = Sequential(name="tutorial_cnn")
+    model.add(layers.Input(shape=input_shape))
+    model.add(layers.Rescaling(1.0 / 255))
+    model.add(layers.Conv2D(32, (3, 3), activation="relu"))
+    model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.Conv2D(64, (3, 3), activation="relu"))
+    model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(128, activation="relu"))
+    if augment:
+        model.add(layers.Dropout(0.3))
+    model.add(layers.Dense(num_classes, activation="softmax"))
+    return model
+
+
+def build_classifier(
+    name: str, input_shape: tuple[int, int, int], num_classes: int, pretrained: bool = False, augment: bool = True
+) -> Any:
+    """A model mapping 0..255 images of ``input_shape`` to ``num_classes`` softmax probabilities.
+
+    Zoo models are built with ``classes=num_classes``; with ``pretrained`` their ImageNet (or first available)
+    weights are loaded for the feature extractor and a new classification head is put on top.
+    """
+    if name == TUTORIAL:
+        if pretrained:
+            raise ValueError(
+                "The tutorial CNN has no pretrained weights. Expected a zoo model with --pretrained. "
+                "Received: --model tutorial --pretrained. Drop --pretrained or pick a model from `cnnkit zoo`."
+            )
+        return _tutorial(input_shape, num_classes, augment)
+    from cnnkit.applications import get_model, get_model_entry
+
+    entry = get_model_entry(name)  # unknown names raise with close matches
+    if not pretrained:
+        return get_model(name, weights=None, input_shape=input_shape, classes=num_classes)
+    if not entry.weights:
+        raise ValueError(
+            f"{name} has no pretrained weights. Expected a model with weights (see `cnnkit zoo`). "
+            f"Received: --model {name} --pretrained. Drop --pretrained or pick another model."
+        )
+    weights = "imagenet" if "imagenet" in entry.weights else next(iter(entry.weights))
+    from cnnkit import layers
+    from cnnkit.models import Model
+
+    base = get_model(name, weights=weights, include_top=False, input_shape=input_shape, pooling="avg")
+    inputs = layers.Input(shape=input_shape)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(base(inputs))
+    return Model(inputs, outputs, name=f"{name.lower()}_classifier")
