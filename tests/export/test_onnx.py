@@ -75,3 +75,44 @@ def test_a_failed_check_leaves_no_file(tmp_path):
     with pytest.raises(ValueError, match=r"The ONNX model does not reproduce PyTorch"):
         export_onnx(Random(), tmp_path / "bad.onnx", input_shape=(2, 2, 1))
     assert not any(tmp_path.iterdir())
+
+
+def tutorial_cnn():
+    from cnnkit import layers
+    from cnnkit.models import Sequential
+
+    return Sequential(
+        [
+            layers.Conv2D(32, (3, 3), activation="relu", input_shape=(64, 64, 3)),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(64, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+
+
+def test_tutorial_cnn_matches_pytorch_in_onnxruntime(tmp_path):
+    torch.manual_seed(0)
+    model = tutorial_cnn()
+    info = export_onnx(model, tmp_path / "tutorial.onnx")  # the input shape comes from the model
+    assert info.input_shape == (64, 64, 3)
+    run_both(model, tmp_path / "tutorial.onnx", (64, 64, 3))
+
+
+def test_resnet20_matches_pytorch_in_onnxruntime(tmp_path):
+    applications = pytest.importorskip("cnnkit.applications")
+    if "ResNet20" not in getattr(applications, "list_models", lambda: [])():
+        pytest.skip("ResNet20 is not in the zoo of this checkout (the zoo branch is not merged)")
+    torch.manual_seed(0)
+    model = applications.get_model("ResNet20", weights=None, input_shape=(32, 32, 3), classes=10)
+    # Random BatchNormalization statistics, so that exporting in training mode could not go unnoticed.
+    for name, buf in model.named_buffers():
+        if name.endswith("moving_mean"):
+            buf.uniform_(-0.2, 0.2)
+        elif name.endswith("moving_variance"):
+            buf.uniform_(0.5, 1.5)
+    export_onnx(model, tmp_path / "resnet20.onnx")
+    run_both(model, tmp_path / "resnet20.onnx", (32, 32, 3))

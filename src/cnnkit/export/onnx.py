@@ -48,7 +48,7 @@ class _Inference(torch.nn.Module):
 
 def model_input_shape(model: torch.nn.Module) -> tuple[int, ...] | None:
     """The model's input shape without the batch axis, e.g. ``(64, 64, 3)``, when the model knows it."""
-    for attr in ("input_shape", "_input_shape", "batch_input_shape"):
+    for attr in ("input_shape", "_build_input_shape", "batch_input_shape"):
         shape = getattr(model, attr, None)
         if callable(shape):
             continue

@@ -72,10 +72,15 @@ def default_cam_layer(model: torch.nn.Module, image: Any) -> tuple[str, torch.nn
 
 
 def _class_score(out: torch.Tensor, class_index: int | None) -> tuple[torch.Tensor, int]:
-    """The scalar to differentiate. Probabilities are turned into log-probabilities so that a saturated softmax or
-    sigmoid still gives useful gradients; logits are used as they are."""
-    out = out.reshape(out.shape[0], -1)[0]
-    probs = is_distribution(out[None])
+    """The scalar to differentiate: the class logit, as in the paper. A cnnkit softmax/sigmoid output keeps its
+    logits (``_keras_logits``), which are used when present; other probabilities are turned into log-probabilities
+    (a saturated softmax would give no gradient at all); logits are used as they are."""
+    logits = getattr(out, "_keras_logits", None)
+    if isinstance(logits, torch.Tensor) and logits.shape == out.shape:
+        out, probs = logits.reshape(logits.shape[0], -1)[0], False
+    else:
+        out = out.reshape(out.shape[0], -1)[0]
+        probs = is_distribution(out[None])
     if out.numel() == 1:  # binary classifier with one unit: class 1 is the unit, class 0 its complement
         p = out[0]
         if class_index is None:
