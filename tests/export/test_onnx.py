@@ -116,3 +116,12 @@ def test_resnet20_matches_pytorch_in_onnxruntime(tmp_path):
             buf.uniform_(0.5, 1.5)
     export_onnx(model, tmp_path / "resnet20.onnx")
     run_both(model, tmp_path / "resnet20.onnx", (32, 32, 3))
+
+
+def test_model_export_method_like_keras(tmp_path, capsys):
+    model = tutorial_cnn()
+    info = model.export(str(tmp_path / "m.onnx"), format="onnx")
+    assert (tmp_path / "m.onnx").is_file() and info.input_shape == (64, 64, 3)
+    assert "Saved onnx model to" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"Unsupported export format. Expected format='onnx'"):
+        model.export(str(tmp_path / "m.pb"), format="tf_saved_model")
