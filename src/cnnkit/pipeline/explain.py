@@ -48,6 +48,7 @@ def explain_image(clf: Classifier, image: str | os.PathLike, out_dir: str | os.P
     heat_rgb = (colormaps["jet"](heat)[..., :3] * 255).round().astype(np.uint8)
     written.append(plots.save_png(heat_rgb, out / "gradcam_heatmap.png"))
     for name, maps in feature_maps(clf.model, x).items():
-        written.append(plots.save_png(plots.feature_maps_png(maps, title=name), out / f"feature_maps_{_safe(name)}.png"))
+        png = plots.feature_maps_png(maps, title=name)
+        written.append(plots.save_png(png, out / f"feature_maps_{_safe(name)}.png"))
     written.append(plots.save_png(plots.filters_png(filters(clf.model)), out / "filters.png"))
     return {"class": clf.class_names[cls], "probability": float(probs[cls]), "files": [str(p) for p in written]}

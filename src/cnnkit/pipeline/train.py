@@ -190,6 +190,14 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     say("Writing the report ...")
     report = write_report(run, model=model, dataset=val)
     shutil.rmtree(run / BACKUP_DIR, ignore_errors=True)  # the run is complete: a re-run starts afresh
-    files = {k: run / v for k, v in {"model": MODEL_FILE, "history": "history.csv", "metrics": "metrics.json",
-                                     "class_names": "class_names.json", "report": "report.html"}.items()}
+    files = {
+        k: run / v
+        for k, v in {
+            "model": MODEL_FILE,
+            "history": "history.csv",
+            "metrics": "metrics.json",
+            "class_names": "class_names.json",
+            "report": "report.html",
+        }.items()
+    }
     return TrainResult(run, run / MODEL_FILE, report, metrics, class_names, resumed=resuming, files=files)
