@@ -1,0 +1,61 @@
+"""The built-in demo: Fashion-MNIST written out as an image folder, trained on with `cnnkit train`'s pipeline."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from cnnkit.pipeline.train import TrainConfig, TrainResult, train_from_directory
+
+__all__ = ["run_demo", "write_fashion_mnist_folder", "DEMO_DEFAULTS"]
+
+# Measured on a 2-core CPU (see README): about 90% validation accuracy in about two minutes.
+DEMO_DEFAULTS = {"images_per_class": 1500, "epochs": 8, "batch_size": 64, "lr": 1e-3}
+
+
+def write_fashion_mnist_folder(directory: str | Path, images_per_class: int, verbose: bool = True) -> Path:
+    """Writes the first ``images_per_class`` training images of each Fashion-MNIST class as PNG files into
+    ``directory/<class name>/`` (reused when already complete)."""
+    from cnnkit.datasets import fashion_mnist, to_folder
+    from cnnkit.datasets.fashion_mnist import CLASS_NAMES
+
+    root = Path(directory)
+    marker = root / ".complete"
+    if marker.is_file() and marker.read_text().strip() == str(images_per_class):
+        return root
+    if root.exists():
+        shutil.rmtree(root)
+    (x, y), _ = fashion_mnist.load_data()
+    to_folder(x, y, root, class_names=CLASS_NAMES, max_per_class=images_per_class, verbose=verbose)
+    marker.write_text(str(images_per_class))
+    return root
+
+
+def run_demo(
+    out: str | Path = "runs/demo",
+    images_per_class: int = DEMO_DEFAULTS["images_per_class"],
+    epochs: int = DEMO_DEFAULTS["epochs"],
+    batch_size: int = DEMO_DEFAULTS["batch_size"],
+    lr: float = DEMO_DEFAULTS["lr"],
+    seed: int = 1337,
+    model: str | None = None,
+    verbose: int = 1,
+    progress: Callable[[str], None] | None = print,
+) -> TrainResult:
+    """Trains the default classifier on a Fashion-MNIST image folder and writes the run folder and report."""
+    say = progress or (lambda msg: None)
+    data = Path(out) / "data" / "fashion_mnist"
+    say(f"Writing {images_per_class} Fashion-MNIST images per class to {data} ...")
+    write_fashion_mnist_folder(data, images_per_class, verbose=verbose > 0)
+    cfg = TrainConfig(
+        data_dir=str(data),
+        out=str(out),
+        model=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        verbose=verbose,
+    )
+    return train_from_directory(cfg, progress=progress)
