@@ -408,7 +408,7 @@ class Layer(torch.nn.Module):
     # ----------------------------------------------------------------------------------------------- graph access
     def _single_node(self, what: str) -> Node:
         if len(self._inbound_nodes) != 1:
-            fix = "Give the model an input shape or call the layer on an Input first." if not self._inbound_nodes else ""
+            fix = "" if self._inbound_nodes else "Give the model an input shape or call the layer on an Input first."
             raise AttributeError(
                 f"Layer {self.name!r} has {len(self._inbound_nodes)} call(s) in functional graphs, so its {what} is "
                 f"{'undefined' if not self._inbound_nodes else 'ambiguous'}. Expected exactly one. {fix}".rstrip()
