@@ -24,7 +24,7 @@ def choose_defaults(summary: DataSummary, model: str | None, image_size: int | N
     """The model and the (square) image size to train at, from what the data looks like.
 
     Small images (up to 64 pixels) or small data sets (under 2000 images) train best and fastest with the tutorial
-    CNN at the images' own size (at least 32); larger data sets of larger images use ResNet20 at 64 pixels, which is
+    CNN at the images' own size (at least 16); larger data sets of larger images use ResNet20 at 64 pixels, which is
     fast enough on a CPU and much stronger.
     """
     typical = max(summary.image_size)
@@ -32,7 +32,12 @@ def choose_defaults(summary: DataSummary, model: str | None, image_size: int | N
         small = typical <= 64 or summary.num_images < 2000
         model = TUTORIAL if small or "ResNet20" not in available_models() else "ResNet20"
     if image_size is None:
-        image_size = max(32, min(typical, 64)) if model in (TUTORIAL, "ResNet20") else 224 if typical >= 160 else 128
+        if model == TUTORIAL:
+            image_size = max(16, min(typical, 64))
+        elif model == "ResNet20":
+            image_size = max(32, min(typical, 64))
+        else:
+            image_size = 224 if typical >= 160 else 128
     return model, int(image_size)
 
 

@@ -39,6 +39,7 @@ class TrainConfig:
     patience: int = 3
     cache: bool | str = True
     verbose: int = 1
+    callbacks: list = field(default_factory=list)  # extra Keras-style callbacks, run after the built-in ones
 
 
 @dataclass
@@ -149,7 +150,7 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
         train,
         validation_data=val,
         epochs=cfg.epochs,
-        callbacks=_callbacks(cfg, run, resuming, val is not None),
+        callbacks=_callbacks(cfg, run, resuming, val is not None) + list(cfg.callbacks),
         verbose=cfg.verbose,
     )
     seconds = time.perf_counter() - started
