@@ -22,8 +22,9 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnkit.applications import get_model_entry, list_models
+    from cnnkit.pipeline.models import zoo
 
+    get_model_entry, list_models = zoo().get_model_entry, zoo().list_models
     rows = []
     for name in list_models(args.pattern):
         e = get_model_entry(name)

@@ -11,13 +11,20 @@ __all__ = ["TUTORIAL", "choose_defaults", "build_classifier", "available_models"
 TUTORIAL = "tutorial"
 
 
+def zoo() -> Any:
+    """The zoo registry module, after importing ``cnnkit.applications`` (which registers every family)."""
+    import cnnkit.applications  # noqa: F401 - importing the package registers the models
+    from cnnkit.applications import registry
+
+    return registry
+
+
 def available_models() -> list[str]:
     """``tutorial`` and the registered zoo models."""
     try:
-        from cnnkit.applications import list_models
+        return [TUTORIAL, *zoo().list_models()]
     except ImportError:
         return [TUTORIAL]
-    return [TUTORIAL, *list_models()]
 
 
 def choose_defaults(summary: DataSummary, model: str | None, image_size: int | None) -> tuple[str, int]:
@@ -76,9 +83,8 @@ def build_classifier(
                 "Received: --model tutorial --pretrained. Drop --pretrained or pick a model from `cnnkit zoo`."
             )
         return _tutorial(input_shape, num_classes, augment)
-    from cnnkit.applications import get_model, get_model_entry
-
-    entry = get_model_entry(name)  # unknown names raise with close matches
+    get_model = zoo().get_model
+    entry = zoo().get_model_entry(name)  # unknown names raise with close matches
     if not pretrained:
         return get_model(name, weights=None, input_shape=input_shape, classes=num_classes)
     if not entry.weights:
