@@ -33,6 +33,15 @@ def cnnkit(*args, cwd=None, check=True, timeout=240):
     return proc
 
 
+def cnnkit_in_process(capsys, *args):
+    """The same entry point as the console script, called in this process (saves a Python start-up per call)."""
+    from cnnkit.cli.main import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     from cnnkit.datasets import fashion_mnist, to_folder
@@ -68,19 +77,19 @@ def test_train_writes_the_run_folder_and_says_where(run):
     assert rows[0].startswith("epoch") and len(rows) == 3
 
 
-def test_evaluate_table_and_json(run, data):
+def test_evaluate_table_and_json(run, data, capsys):
     out, _ = run
     table = cnnkit("evaluate", out / "model.cnnkit", data / "test").stdout
     assert table.startswith("Accuracy: ") and "images: 50" in table
     assert "precision" in table and "Confusion matrix (rows: true class, columns: predicted):" in table
-    res = json.loads(cnnkit("evaluate", out, data / "test", "--json").stdout)
+    res = json.loads(cnnkit_in_process(capsys, "evaluate", out, data / "test", "--json").stdout)
     cm = np.asarray(res["confusion_matrix"])
     assert cm.shape == (10, 10) and cm.sum() == 50 and cm.sum(axis=1).tolist() == [5] * 10
     assert res["accuracy"] == pytest.approx(np.trace(cm) / 50)
     assert f"Accuracy: {res['accuracy']:.4f}" in table
 
 
-def test_predict_files_and_folders(run, data):
+def test_predict_files_and_folders(run, data, capsys):
     out, _ = run
     images = sorted((data / "test" / "Bag").iterdir())
     res = json.loads(
@@ -91,7 +100,7 @@ def test_predict_files_and_folders(run, data):
         assert r["class"] in CLASSES and len(r["top_k"]) == 3 and r["top_k"][0]["class"] == r["class"]
         probs = [t["probability"] for t in r["top_k"]]
         assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
-    text = cnnkit("predict", out, images[1]).stdout
+    text = cnnkit_in_process(capsys, "predict", out, images[1]).stdout
     assert str(images[1]) in text and "probability" in text
 
 
@@ -141,11 +150,17 @@ def test_demo_small(tmp_path):
     assert "Demo finished in" in proc.stdout
 
 
-def test_help_for_every_command():
+def test_help_for_every_command(capsys):
     top = cnnkit("--help").stdout
+    assert "examples:" in top
+    from cnnkit.cli.main import main
+
     for command in ("train", "evaluate", "predict", "explain", "report", "export", "zoo", "demo"):
         assert command in top
-        text = cnnkit(command, "--help").stdout
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
         assert f"usage: cnnkit {command}" in text and "examples:" in text and f"cnnkit {command}" in text
 
 
@@ -156,20 +171,23 @@ def one_error_line(proc):
     return lines[0]
 
 
-def test_errors_are_one_line_with_exit_code_2(run, data, tmp_path):
+def test_errors_are_one_line_with_exit_code_2(run, data, tmp_path, capsys):
     out, _ = run
     line = one_error_line(cnnkit("train", tmp_path / "nope", check=False))
     assert line.startswith("cnnkit train: error: The data folder does not exist.") and "nope" in line
-    (tmp_path / "flat").mkdir()
-    (tmp_path / "flat" / "a.png").write_bytes((data / "test" / "Bag").iterdir().__next__().read_bytes())
-    line = one_error_line(cnnkit("train", tmp_path / "flat", check=False))
-    assert "no class sub-folders with images" in line and "move them into one sub-folder per class" in line
-    (tmp_path / "broken.jpg").write_text("not an image")
-    line = one_error_line(cnnkit("predict", out, tmp_path / "broken.jpg", check=False))
-    assert line.startswith("cnnkit predict: error: Cannot read the image") and "broken.jpg" in line
-    line = one_error_line(cnnkit("evaluate", out / "history.csv", data / "test", check=False))
-    assert "The file is not a cnnkit model" in line
-    line = one_error_line(cnnkit("export", tmp_path / "missing.cnnkit", check=False))
-    assert "The model file does not exist" in line
     debug = cnnkit("evaluate", out / "history.csv", data / "test", "--debug", check=False)
     assert debug.returncode == 2 and "Traceback" in debug.stderr
+    # The rest through the same entry point in this process.
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.png").write_bytes(next((data / "test" / "Bag").iterdir()).read_bytes())
+    line = one_error_line(cnnkit_in_process(capsys, "train", tmp_path / "flat"))
+    assert "no class sub-folders with images" in line and "move them into one sub-folder per class" in line
+    (tmp_path / "broken.jpg").write_text("not an image")
+    line = one_error_line(cnnkit_in_process(capsys, "predict", out, tmp_path / "broken.jpg"))
+    assert line.startswith("cnnkit predict: error: Cannot read the image") and "broken.jpg" in line
+    line = one_error_line(cnnkit_in_process(capsys, "evaluate", out / "history.csv", data / "test"))
+    assert "The file is not a cnnkit model" in line
+    line = one_error_line(cnnkit_in_process(capsys, "export", tmp_path / "missing.cnnkit"))
+    assert "The model file does not exist" in line
+    line = one_error_line(cnnkit_in_process(capsys, "predict", out, data / "test", "--top-k", "0"))
+    assert line == "cnnkit predict: error: --top-k must be at least 1. Received: --top-k 0. Pass e.g. --top-k 3."
