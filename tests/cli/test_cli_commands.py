@@ -135,10 +135,10 @@ def test_export_onnx_runs_in_onnxruntime(run, tmp_path, data):
     assert probs.shape == (4, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
 
 
-def test_zoo_lists_models():
+def test_zoo_lists_models(capsys):
     proc = cnnkit("zoo")
     assert proc.stdout.splitlines()[0].split() == ["model", "family", "parameters", "weights"]
-    rows = json.loads(cnnkit("zoo", "--json").stdout)
+    rows = json.loads(cnnkit_in_process(capsys, "zoo", "--json").stdout)
     assert all({"name", "family", "params", "weights"} <= set(r) for r in rows)
     assert f"{len(rows)} models." in proc.stdout
 
