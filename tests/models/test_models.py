@@ -193,3 +193,13 @@ def test_clear_session_restarts_names():
     L.Dense(1)
     cnnkit.clear_session()
     assert L.Dense(1).name == "dense"
+
+
+def test_input_dim_and_json_round_trip():
+    model = Sequential([L.Dense(4, input_dim=3, activation="relu"), L.Dense(1)])
+    assert model.count_params() == 16 + 5
+    clone = cnnkit.models.model_from_json(model.to_json())
+    assert clone.count_params() == 21 and clone.get_config() == model.get_config()
+    inputs = L.Input((3,))
+    functional = Model(inputs, L.Dense(2)(inputs))
+    assert Model.from_config(functional.get_config()).count_params() == 8

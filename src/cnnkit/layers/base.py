@@ -43,7 +43,7 @@ class InputSpec:
 
 def _unexpected_arguments(cls: type, kwargs: dict[str, Any]) -> TypeError:
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs", "args")]
-    accepted += [p for p in ("name", "trainable", "dtype", "input_shape") if p not in accepted]
+    accepted += [p for p in ("name", "trainable", "dtype", "input_shape", "input_dim") if p not in accepted]
     parts = []
     for key in kwargs:
         close = difflib.get_close_matches(key, accepted, n=1)
@@ -81,9 +81,12 @@ class Layer(torch.nn.Module):
         trainable: bool = True,
         dtype: str | None = None,
         input_shape: tuple | None = None,
+        input_dim: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        if input_dim is not None:  # Keras 2 spelling, still accepted by Keras 3: Dense(32, input_dim=784)
+            input_shape = (input_dim,)
         if kwargs:
             raise _unexpected_arguments(type(self), kwargs)
         self.name = name or unique_name(to_snake_case(type(self).__name__))

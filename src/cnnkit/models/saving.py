@@ -227,6 +227,11 @@ def load_state(
     model.load_state_dict(tensors)
 
 
+def model_from_json(json_string: str, custom_objects: dict[str, type] | None = None) -> Layer:
+    """Rebuild an architecture (no weights) from ``model.to_json()``."""
+    return deserialize_layer(json.loads(json_string), custom_objects)
+
+
 def save_weights(model: Layer, filepath: str | os.PathLike, overwrite: bool = True) -> None:
     """Weights alone: safetensors, or a Keras 3 file when the name ends in ``.weights.h5``."""
     path = os.fspath(filepath)
