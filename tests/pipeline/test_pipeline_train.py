@@ -41,29 +41,21 @@ def test_defaults_follow_the_data():
     assert choose_defaults(small, "tutorial", 40) == ("tutorial", 40)
 
 
-class Interrupt:
+def interrupt_after_first_epoch():
     """Stops training after one epoch, as a crash or Ctrl-C would."""
+    from cnnkit.callbacks import LambdaCallback
 
-    def set_model(self, model):
-        self.model = model
-
-    def set_params(self, params):
-        self.params = params
-
-    def __getattr__(self, name):
-        if name.startswith("on_"):
-            return lambda *a, **k: None
-        raise AttributeError(name)
-
-    def on_epoch_end(self, epoch, logs=None):
+    def stop(epoch, logs=None):
         raise KeyboardInterrupt
+
+    return LambdaCallback(on_epoch_end=stop)
 
 
 def test_rerunning_an_interrupted_run_resumes(folder, tmp_path):
     out = tmp_path / "run"
     cfg = dict(data_dir=str(folder), out=str(out), epochs=3, batch_size=16, seed=3, verbose=0, patience=10)
     with pytest.raises(KeyboardInterrupt):
-        train_from_directory(TrainConfig(**cfg, callbacks=[Interrupt()]), progress=None)
+        train_from_directory(TrainConfig(**cfg, callbacks=[interrupt_after_first_epoch()]), progress=None)
     assert (out / "backup").is_dir() and not (out / "model.cnnkit").exists()
     first = (out / "history.csv").read_text().splitlines()
     assert len(first) == 2  # header + epoch 0
