@@ -42,13 +42,14 @@ def test_defaults_follow_the_data():
 
 
 def interrupt_after_first_epoch():
-    """Stops training after one epoch, as a crash or Ctrl-C would."""
+    """Stops training as the second epoch starts, as a crash or Ctrl-C would."""
     from cnnkit.callbacks import LambdaCallback
 
     def stop(epoch, logs=None):
-        raise KeyboardInterrupt
+        if epoch == 1:
+            raise KeyboardInterrupt
 
-    return LambdaCallback(on_epoch_end=stop)
+    return LambdaCallback(on_epoch_begin=stop)
 
 
 def test_rerunning_an_interrupted_run_resumes(folder, tmp_path):
