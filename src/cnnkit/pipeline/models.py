@@ -53,18 +53,19 @@ def _tutorial(input_shape: tuple[int, int, int], num_classes: int, augment: bool
     from cnnkit import layers
     from cnnkit.models import Sequential
 
+    # Explicit names: a backup restored into a model built later in the same process must find the same keys.
     model = Sequential(name="tutorial_cnn")
     model.add(layers.Input(shape=input_shape))
-    model.add(layers.Rescaling(1.0 / 255))
-    model.add(layers.Conv2D(32, (3, 3), activation="relu"))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation="relu"))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Flatten())
-    model.add(layers.Dense(128, activation="relu"))
+    model.add(layers.Rescaling(1.0 / 255, name="rescaling"))
+    model.add(layers.Conv2D(32, (3, 3), activation="relu", name="conv2d"))
+    model.add(layers.MaxPooling2D((2, 2), name="max_pooling2d"))
+    model.add(layers.Conv2D(64, (3, 3), activation="relu", name="conv2d_1"))
+    model.add(layers.MaxPooling2D((2, 2), name="max_pooling2d_1"))
+    model.add(layers.Flatten(name="flatten"))
+    model.add(layers.Dense(128, activation="relu", name="dense"))
     if augment:
-        model.add(layers.Dropout(0.3))
-    model.add(layers.Dense(num_classes, activation="softmax"))
+        model.add(layers.Dropout(0.3, name="dropout"))
+    model.add(layers.Dense(num_classes, activation="softmax", name="predictions"))
     return model
 
 
