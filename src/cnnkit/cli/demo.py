@@ -27,6 +27,12 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=D["epochs"], help=f"most epochs (default {D['epochs']})")
     p.add_argument("--batch-size", type=int, default=D["batch_size"], help=f"batch size ({D['batch_size']})")
     p.add_argument("--model", default=None, help="'tutorial' or a zoo name (default: chosen from the data)")
+    p.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=D["augment"],
+        help="augment training images (default: off, see the docs of run_demo)",
+    )
     p.add_argument("--seed", type=int, default=1337, help="random seed")
     return p
 
@@ -50,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         model=args.model,
+        augment=args.augment,
     )
     print_result(result)
     print(f"Demo finished in {time.perf_counter() - started:.0f} s.")
