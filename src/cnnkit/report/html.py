@@ -146,7 +146,9 @@ def render_report(
         sections.append(_section("Misclassified examples", body, "mistakes"))
 
         say("Grad-CAM")
-        pick = np.linspace(0, len(preds.y_true) - 1, num=min(gradcam_examples, len(preds.y_true))).astype(int)
+        # One image of each class in turn (the first of each), so that the examples show different classes.
+        firsts = [int(np.flatnonzero(preds.y_true == c)[0]) for c in range(len(names)) if (preds.y_true == c).any()]
+        pick = firsts[:gradcam_examples]
         overlays, titles = [], []
         for i in pick:
             heat, cls = interpret.grad_cam(model, preds.images[i], return_class=True)
