@@ -74,8 +74,9 @@ def build_classifier(
 ) -> Any:
     """A model mapping 0..255 images of ``input_shape`` to ``num_classes`` softmax probabilities.
 
-    Zoo models are built with ``classes=num_classes``; with ``pretrained`` their ImageNet (or first available)
-    weights are loaded for the feature extractor and a new classification head is put on top.
+    Zoo models are built with ``classes=num_classes`` behind a Rescaling(1/255); with ``pretrained`` their ImageNet
+    (or first available) weights are loaded for the feature extractor, behind the preprocessing those weights were
+    trained with, and a new classification head is put on top.
     """
     if name == TUTORIAL:
         if pretrained:
@@ -86,18 +87,53 @@ def build_classifier(
         return _tutorial(input_shape, num_classes, augment)
     get_model = zoo().get_model
     entry = zoo().get_model_entry(name)  # unknown names raise with close matches
+    from cnnkit import layers
+    from cnnkit.models import Model
+
+    inputs = layers.Input(shape=input_shape, name="image")
     if not pretrained:
-        return get_model(name, weights=None, input_shape=input_shape, classes=num_classes)
+        base = get_model(name, weights=None, input_shape=input_shape, classes=num_classes)
+        outputs = base(layers.Rescaling(1.0 / 255, name="rescaling")(inputs))
+        return Model(inputs, outputs, name=f"{name.lower()}_classifier")
     if not entry.weights:
         raise ValueError(
             f"{name} has no pretrained weights. Expected a model with weights (see `cnnkit zoo`). "
             f"Received: --model {name} --pretrained. Drop --pretrained or pick another model."
         )
-    weights = "imagenet" if "imagenet" in entry.weights else next(iter(entry.weights))
-    from cnnkit import layers
-    from cnnkit.models import Model
-
-    base = get_model(name, weights=weights, include_top=False, input_shape=input_shape, pooling="avg")
-    inputs = layers.Input(shape=input_shape)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(base(inputs))
+    key = "imagenet" if "imagenet" in entry.weights else next(iter(entry.weights))
+    base = get_model(name, weights=key, include_top=False, input_shape=input_shape, pooling="avg")
+    x = _preprocess(inputs, entry.weights[key].preprocessing)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(base(x))
     return Model(inputs, outputs, name=f"{name.lower()}_classifier")
+
+
+# ImageNet statistics of the published weights (torchvision's and Keras' preprocess_input).
+_TORCH_MEAN, _TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+def _preprocess(x: Any, mode: str) -> Any:
+    """The pretrained weights' input preprocessing, with core layers only (so that load_model needs nothing else).
+
+    The model keeps taking 0..255 RGB images, like every cnnkit classifier.
+    """
+    import numpy as np
+
+    from cnnkit import layers
+
+    if mode == "torch":
+        scale = [1.0 / (255.0 * s) for s in _TORCH_STD]
+        offset = [-m / s for m, s in zip(_TORCH_MEAN, _TORCH_STD, strict=True)]
+        return layers.Rescaling(scale, offset, name="preprocess")(x)
+    if mode == "tf":
+        return layers.Rescaling(1.0 / 127.5, -1.0, name="preprocess")(x)
+    if mode == "caffe":
+        # RGB -> BGR and mean subtraction as a frozen 1x1 convolution: a fixed permutation plus a bias.
+        conv = layers.Conv2D(3, 1, name="preprocess", trainable=False)
+        y = conv(x)
+        kernel = np.zeros((1, 1, 3, 3), np.float32)
+        for out_channel in range(3):
+            kernel[0, 0, 2 - out_channel, out_channel] = 1.0
+        conv.set_weights([kernel, -np.asarray(_CAFFE_MEAN_BGR, np.float32)])
+        return y
+    return layers.Rescaling(1.0 / 255, name="preprocess")(x)
