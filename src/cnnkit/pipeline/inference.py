@@ -65,6 +65,10 @@ def load_classifier(path: str | os.PathLike) -> Classifier:
     from cnnkit.models import load_model
 
     file = _check_model_file(Path(path), str(path))
+    try:  # zoo models use layers (e.g. ResNet20's ShortcutA) that are registered when the zoo is imported
+        import cnnkit.applications  # noqa: F401
+    except ImportError:
+        pass
     model = load_model(str(file))
     shape = model_input_shape(model)
     if shape is None or len(shape) != 3:

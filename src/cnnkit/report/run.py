@@ -67,9 +67,9 @@ class RunFiles:
     def load_model(self) -> Any:
         if not self.model_path.is_file():
             return None
-        from cnnkit.models import load_model
+        from cnnkit.pipeline.inference import load_classifier
 
-        return load_model(self.model_path)
+        return load_classifier(self.model_path).model
 
     def validation_dataset(self, data_dir: str | os.PathLike | None = None) -> Any:
         """The validation set as training split it, rebuilt from ``metrics.json``'s ``"data"`` (None if unknown)."""
