@@ -186,6 +186,12 @@ def test_errors_are_one_line_with_exit_code_2(run, data, tmp_path, capsys):
     (tmp_path / "broken.jpg").write_text("not an image")
     line = one_error_line(cnnkit_in_process(capsys, "predict", out, tmp_path / "broken.jpg"))
     assert line.startswith("cnnkit predict: error: Cannot read the image") and "broken.jpg" in line
+    # In a folder, a broken image is skipped with a warning and the others are predicted.
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (tmp_path / "mixed" / "ok.png").write_bytes(next((data / "test" / "Bag").iterdir()).read_bytes())
+    proc = cnnkit_in_process(capsys, "predict", out, tmp_path / "mixed", "--json")
+    assert proc.returncode == 0 and [Path(r["path"]).name for r in json.loads(proc.stdout)] == ["ok.png"]
     line = one_error_line(cnnkit_in_process(capsys, "evaluate", out / "history.csv", data / "test"))
     assert "The file is not a cnnkit model" in line
     line = one_error_line(cnnkit_in_process(capsys, "export", tmp_path / "missing.cnnkit"))

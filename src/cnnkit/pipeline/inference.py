@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import zipfile
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from cnnkit.pipeline.inspect import IMAGE_EXTENSIONS, inspect_directory
+
+logger = logging.getLogger("cnnkit.pipeline")
 
 __all__ = ["Classifier", "load_classifier", "load_images", "predict_images", "evaluate_directory", "Evaluation"]
 
@@ -86,8 +89,9 @@ def load_classifier(path: str | os.PathLike) -> Classifier:
     return Classifier(model, file, tuple(int(s) for s in shape), [str(c) for c in names])
 
 
-def _expand(paths: list[str]) -> list[Path]:
-    files: list[Path] = []
+def _expand(paths: list[str]) -> list[tuple[Path, bool]]:
+    """Image files to predict, each with whether the user named it (True) or it was found in a folder (False)."""
+    files: list[tuple[Path, bool]] = []
     for p in paths:
         path = Path(p)
         if path.is_dir():
@@ -99,9 +103,9 @@ def _expand(paths: list[str]) -> list[Path]:
                     f"No images in the folder. Expected image files ({', '.join(IMAGE_EXTENSIONS)}). "
                     f"Received: {p!r}. Pass image files or a folder that holds some."
                 )
-            files.extend(found)
+            files.extend((f, False) for f in found)
         elif path.is_file():
-            files.append(path)
+            files.append((path, True))
         else:
             raise FileNotFoundError(f"The image does not exist. Expected an image file or folder. Received: {p!r}.")
     return files
@@ -128,13 +132,23 @@ def predict_images(clf: Classifier, paths: list[str], top_k: int = 1, batch_size
 
     from cnnkit.interpret._utils import probabilities
 
-    files = _expand(paths)
+    candidates = _expand(paths)
     k = max(1, min(int(top_k), len(clf.class_names)))
     results = []
-    for start in range(0, len(files), batch_size):
-        chunk = files[start : start + batch_size]
+    for start in range(0, len(candidates), batch_size):
+        arrays, chunk = [], []
+        for f, named in candidates[start : start + batch_size]:
+            try:  # a broken file found in a folder is skipped; a broken file the user named is an error
+                arrays.append(load_images([f], clf)[0])
+                chunk.append(f)
+            except ValueError as e:
+                if named:
+                    raise
+                logger.warning("Skipped %s: %s", f, str(e).split(". Expected")[0])
+        if not arrays:
+            continue
         with torch.no_grad():
-            probs = probabilities(clf.model(load_images(chunk, clf))).numpy()
+            probs = probabilities(clf.model(np.stack(arrays))).numpy()
         for f, p in zip(chunk, probs, strict=True):
             top = np.argsort(-p, kind="stable")[:k]
             results.append(
@@ -145,6 +159,11 @@ def predict_images(clf: Classifier, paths: list[str], top_k: int = 1, batch_size
                     "top_k": [{"class": clf.class_names[i], "probability": float(p[i])} for i in top],
                 }
             )
+    if not results:
+        raise ValueError(
+            "None of the images could be read. Expected readable image files. "
+            f"Received: {' '.join(map(str, paths))}. Check the files."
+        )
     return results
 
 

@@ -189,7 +189,7 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     write_json(run / "metrics.json", metrics)
     report = None
     say("Writing the report ...")
-    report = write_report(run, model=model, dataset=val)
+    report = write_report(run, model=model, dataset=val, progress=lambda m: say(f"  {m} ..."))
     shutil.rmtree(run / BACKUP_DIR, ignore_errors=True)  # the run is complete: a re-run starts afresh
     files = {
         k: run / v
