@@ -75,6 +75,10 @@ def test_train_writes_the_run_folder_and_says_where(run):
     assert "Data: 300 images in 10 classes" in proc.stdout and "Epoch 2/2" in proc.stdout
     rows = (out / "history.csv").read_text().splitlines()
     assert rows[0].startswith("epoch") and len(rows) == 3
+    # model.cnnkit holds the epoch with the best validation loss (the best checkpoint, then removed).
+    val_losses = [float(r.split(",")[rows[0].split(",").index("val_loss")]) for r in rows[1:]]
+    assert metrics["val_loss"] == pytest.approx(min(val_losses), rel=1e-3)
+    assert not (out / "checkpoint.best.cnnkit").exists()
 
 
 def test_evaluate_table_and_json(run, data, capsys):

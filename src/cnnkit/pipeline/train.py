@@ -154,11 +154,17 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
         verbose=cfg.verbose,
     )
     seconds = time.perf_counter() - started
+    best = run / BEST_CHECKPOINT
+    if best.is_file():  # the epoch with the best validation loss, whether or not early stopping fired
+        model.load_weights(str(best))
 
     model.save(str(run / MODEL_FILE))
     write_json(run / "class_names.json", class_names)
     metrics: dict[str, Any] = {"model_name": name, "train_seconds": round(seconds, 2)}
-    epochs_run = len(next(iter(getattr(history, "history", {}).values()), []))
+    from cnnkit.report.run import read_history
+
+    logged = read_history(run / "history.csv") if (run / "history.csv").is_file() else {}
+    epochs_run = len(next(iter(logged.values()), [])) or len(next(iter(getattr(history, "history", {}).values()), []))
     metrics["epochs"] = epochs_run or None
     data_info = {
         "directory": os.path.abspath(cfg.data_dir),
@@ -187,10 +193,10 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
             },
         )
     write_json(run / "metrics.json", metrics)
-    report = None
     say("Writing the report ...")
     report = write_report(run, model=model, dataset=val, progress=lambda m: say(f"  {m} ..."))
     shutil.rmtree(run / BACKUP_DIR, ignore_errors=True)  # the run is complete: a re-run starts afresh
+    best.unlink(missing_ok=True)  # its weights are model.cnnkit's
     files = {
         k: run / v
         for k, v in {
