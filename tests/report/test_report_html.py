@@ -107,3 +107,21 @@ def test_report_renders_in_headless_chromium_without_network(report, tmp_path):
     assert any(u.startswith("file:") for u in requests)
     png = Image.open(io.BytesIO(base64.b64decode(shot["data"])))
     assert png.size[0] > 0 and len(np.unique(np.asarray(png.convert("L")))) > 10  # not a blank page
+
+
+def test_report_without_model_or_images_uses_what_the_run_folder_has(tmp_path):
+    run, _, _ = make_run(tmp_path)
+    cm = [[3, 1, 0], [0, 2, 2], [1, 0, 5]]
+    (run / "metrics.json").write_text(json.dumps({"val_accuracy": 10 / 14, "confusion_matrix": cm}))
+    page = write_report(run).read_text()
+    assert ">Training curves</h2>" in page and ">Confusion matrix</h2>" in page
+    assert "14 validation images, accuracy 0.7143" in page
+    assert "Grad-CAM" not in page and "First-layer filters" not in page
+    assert page.count("<img ") == 2
+
+
+def test_report_of_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(ValueError, match=r"The folder is not a cnnkit run\. Expected model.cnnkit, metrics.json"):
+        write_report(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"The run folder does not exist"):
+        write_report(tmp_path / "missing")

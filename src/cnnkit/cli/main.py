@@ -84,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print(f"cnnkit {args.command}: interrupted", file=sys.stderr)
+        hint = " (run the same command again to resume from the last completed epoch)"
+        print(f"cnnkit {args.command}: interrupted{hint if args.command in ('train', 'demo') else ''}", file=sys.stderr)
         return 130
     except (CliError, *USER_ERRORS) as e:
         if debug:
