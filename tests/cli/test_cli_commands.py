@@ -202,3 +202,19 @@ def test_errors_are_one_line_with_exit_code_2(run, data, tmp_path, capsys):
     assert "The model file does not exist" in line
     line = one_error_line(cnnkit_in_process(capsys, "predict", out, data / "test", "--top-k", "0"))
     assert line == "cnnkit predict: error: --top-k must be at least 1. Received: --top-k 0. Pass e.g. --top-k 3."
+
+
+def test_explain_and_export_a_nested_zoo_model(tmp_path, data):
+    pytest.importorskip("cnnkit.applications", reason="the zoo (cnnkit.applications) is not in this checkout")
+    from cnnkit.pipeline import build_classifier
+
+    model = build_classifier("ResNet20", (32, 32, 3), len(CLASSES))  # Rescaling, then ResNet20 nested inside
+    model.save(str(tmp_path / "model.cnnkit"))
+    (tmp_path / "class_names.json").write_text(json.dumps(CLASSES))
+    image = sorted((data / "test" / "Coat").iterdir())[0]
+    # A fresh process: the zoo's own layers (ResNet20's shortcut) must be found when the model is loaded.
+    proc = cnnkit("explain", tmp_path, image, "--out", tmp_path / "why")
+    assert "Predicted: " in proc.stdout and (tmp_path / "why" / "gradcam.png").is_file()
+    assert len(list((tmp_path / "why").glob("feature_maps_*.png"))) == 19  # every convolution of ResNet20
+    proc = cnnkit("export", tmp_path, "--out", tmp_path / "r20.onnx")
+    assert "Checked with onnxruntime" in proc.stdout
