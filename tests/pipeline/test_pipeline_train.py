@@ -69,3 +69,12 @@ def test_rerunning_an_interrupted_run_resumes(folder, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 3 and 0 <= metrics["val_accuracy"] <= 1
     assert not (out / "backup").exists() and (out / "report.html").is_file()
+
+
+def test_history_keeps_the_last_row_of_an_epoch_logged_twice(tmp_path):
+    from cnnkit.pipeline.train import _dedupe_history
+
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,loss\n0,1.0\n1,0.8\n1,0.7\n2,0.6\n")
+    _dedupe_history(path)
+    assert path.read_text() == "epoch,loss\n0,1.0\n1,0.7\n2,0.6\n"

@@ -101,6 +101,24 @@ def _callbacks(cfg: TrainConfig, run: Path, resuming: bool, has_val: bool) -> li
     ]
 
 
+def _dedupe_history(path: Path) -> None:
+    """Keeps the last row of each epoch in history.csv: an epoch logged just before a crash, but not yet in the
+    backup, is trained again after the resume and logged twice."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if len(lines) < 2:
+        return
+    last: dict[str, str] = {}
+    for row in lines[1:]:
+        last[row.split(",", 1)[0]] = row
+    rows = sorted(last.values(), key=lambda r: int(r.split(",", 1)[0]) if r.split(",", 1)[0].isdigit() else 0)
+    if len(rows) != len(lines) - 1:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+
 def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | None = print) -> TrainResult:
     """Trains a classifier on ``cfg.data_dir`` and writes the run folder ``cfg.out``.
 
@@ -154,6 +172,7 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
         verbose=cfg.verbose,
     )
     seconds = time.perf_counter() - started
+    _dedupe_history(run / "history.csv")
     best = run / BEST_CHECKPOINT
     if best.is_file():  # the epoch with the best validation loss, whether or not early stopping fired
         model.load_weights(str(best))
