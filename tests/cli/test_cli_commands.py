@@ -160,7 +160,7 @@ def test_help_for_every_command(capsys):
     assert "examples:" in top
     from cnnkit.cli.main import main
 
-    for command in ("train", "evaluate", "predict", "explain", "report", "export", "zoo", "demo"):
+    for command in ("train", "evaluate", "predict", "explain", "report", "export", "serve", "zoo", "demo"):
         assert command in top
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])

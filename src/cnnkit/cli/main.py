@@ -13,9 +13,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from cnnkit.cli import demo, evaluate, explain, export, predict, report, train, zoo
+from cnnkit.cli import demo, evaluate, explain, export, predict, report, serve, train, zoo
 
-COMMANDS = (train, evaluate, predict, explain, report, export, zoo, demo)
+COMMANDS = (train, evaluate, predict, explain, report, export, serve, zoo, demo)
 
 EPILOG = """\
 examples:
@@ -25,6 +25,7 @@ examples:
   cnnkit predict runs/flowers/model.cnnkit photo.jpg --top-k 3
   cnnkit explain runs/flowers/model.cnnkit photo.jpg --out explain/
   cnnkit export runs/flowers/model.cnnkit --format onnx
+  cnnkit serve runs/flowers --port 8000
   cnnkit zoo
 
 Run `cnnkit COMMAND --help` for the options and examples of each command.
