@@ -121,7 +121,8 @@ def export_onnx(
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        with torch.no_grad(), warnings.catch_warnings():
+        # Traced with autograd on: layers take their plain (exportable) path, not fused inference-only CPU kernels.
+        with torch.enable_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # The TorchScript exporter needs no extra package (the torch.export one needs onnxscript) and writes
             # one self-contained file for models under 2 GB.
