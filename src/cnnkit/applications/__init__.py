@@ -1,0 +1,1 @@
+"""Model zoo: Keras-style builders, pretrained weights and converters (filled in below)."""
