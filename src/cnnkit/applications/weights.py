@@ -78,6 +78,28 @@ def torchvision_hash_prefix(url: str) -> str:
     return match.group(1)
 
 
+TORCHVISION_LICENCE = (
+    "BSD-3-Clause (torchvision); the weights are trained on ImageNet-1k, whose terms of access limit use to "
+    "non-commercial research and education"
+)
+
+
+def torchvision_entry(url: str, num_params: int, acc1: float, acc5: float, recipe: str) -> WeightsEntry:
+    """A torchvision weight set: the full sha256 is not published, only the 8-digit prefix in the file name,
+    which is what torchvision itself checks (``check_hash=True``), so that prefix is what is verified here."""
+    return WeightsEntry(
+        url=url,
+        sha256=torchvision_hash_prefix(url),
+        layout="torchvision",
+        preprocessing="torch",
+        classes="imagenet",
+        num_params=num_params,
+        source=f"torchvision 0.28 weights table; {recipe}",
+        licence=TORCHVISION_LICENCE,
+        metrics={"acc@1": acc1, "acc@5": acc5},
+    )
+
+
 def weights_cache_dir() -> Path:
     """``$CNNKIT_HOME/weights`` when CNNKIT_HOME is set, else ``~/.cnnkit/weights``."""
     home = os.environ.get("CNNKIT_HOME")
