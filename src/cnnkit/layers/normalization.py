@@ -1,0 +1,108 @@
+"""BatchNormalization with Keras 3 semantics (momentum 0.99, epsilon 1e-3, frozen = inference mode)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from cnnkit import regularizers
+from cnnkit.layers import initializers
+from cnnkit.layers.base import InputSpec, Layer
+from cnnkit.layers.naming import register_layer
+
+
+@register_layer
+class BatchNormalization(Layer):
+    """Normalize over the batch along ``axis`` (default: the channels, last axis).
+
+    In training the batch statistics are used and the moving averages are updated as Keras does:
+    ``moving = moving * momentum + batch * (1 - momentum)``, with the *biased* batch variance (torch would use
+    the unbiased one). A layer with ``trainable = False`` always runs in inference mode, as in Keras 3: that is
+    what makes a frozen pretrained base safe to fine-tune.
+    """
+
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        moving_mean_initializer: Any = "zeros",
+        moving_variance_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1]. Received: momentum={momentum}.")
+        if epsilon <= 0:
+            raise ValueError(f"epsilon must be positive. Received: epsilon={epsilon}.")
+        self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
+        self.center, self.scale = center, scale
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        axis = self.axis % ndim
+        if axis == 0 or input_shape[axis] is None:
+            raise ValueError(
+                f"BatchNormalization {self.name!r} normalizes along axis {self.axis}, which must be a known, non-batch "
+                f"axis. Received: input_shape={tuple(input_shape)}."
+            )
+        n = int(input_shape[axis])
+        if self.scale:
+            self.add_weight("gamma", (n,), self.gamma_initializer, regularizer=self.gamma_regularizer)
+        if self.center:
+            self.add_weight("beta", (n,), self.beta_initializer, regularizer=self.beta_regularizer)
+        self.add_weight("moving_mean", (n,), self.moving_mean_initializer, trainable=False)
+        self.add_weight("moving_variance", (n,), self.moving_variance_initializer, trainable=False)
+        self.input_spec = InputSpec(ndim=ndim, axes={axis: n})
+
+    def call(self, inputs, training=False):
+        ndim = inputs.ndim
+        axis = self.axis % ndim
+        # torch normalizes along axis 1; a channels-last image viewed as NCHW is a free view in channels_last memory.
+        x = inputs.movedim(axis, 1) if axis != 1 else inputs
+        gamma = self.gamma if self.scale else None
+        beta = self.beta if self.center else None
+        if training and self.trainable:
+            out, mean, invstd = torch.native_batch_norm(x, gamma, beta, None, None, True, 0.0, self.epsilon)
+            with torch.no_grad():
+                # native_batch_norm returns 1/sqrt(var + eps) of the biased batch variance: recover var from it
+                # instead of a second pass over the data.
+                variance = invstd.double().pow(-2).sub(self.epsilon).clamp_min(0).to(invstd.dtype)
+                self.moving_mean.mul_(self.momentum).add_(mean.to(self.moving_mean.dtype), alpha=1 - self.momentum)
+                self.moving_variance.mul_(self.momentum).add_(variance, alpha=1 - self.momentum)
+        else:
+            out = F.batch_norm(x, self.moving_mean, self.moving_variance, gamma, beta, False, 0.0, self.epsilon)
+        return out.movedim(1, axis) if axis != 1 else out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+        }

@@ -1,0 +1,8 @@
+"""Models: ``Sequential``, the functional ``Model(inputs, outputs)``, subclassing, saving and loading."""
+
+from cnnkit.models.functional import Functional
+from cnnkit.models.model import Model
+from cnnkit.models.saving import load_model
+from cnnkit.models.sequential import Sequential
+
+__all__ = ["Functional", "Model", "Sequential", "load_model"]

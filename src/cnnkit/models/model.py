@@ -1,0 +1,180 @@
+"""Model: a Layer that holds layers, with Keras' model API (summary, saving, compile/fit delegation).
+
+``Model(inputs, outputs)`` builds a functional model; subclass ``Model`` and define ``call`` for anything else.
+Training lives in ``cnnkit.training``; the methods here only hand over to it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import torch
+
+from cnnkit.layers.base import Layer
+from cnnkit.layers.naming import register_layer
+
+
+@register_layer
+class Model(Layer):
+    """A group of layers with training and inference features.
+
+    Example:
+        >>> inputs = cnnkit.layers.Input((64, 64, 3))
+        >>> x = cnnkit.layers.Conv2D(8, 3, activation="relu")(inputs)
+        >>> outputs = cnnkit.layers.Dense(1, activation="sigmoid")(cnnkit.layers.GlobalAveragePooling2D()(x))
+        >>> model = Model(inputs, outputs)
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from cnnkit.models.functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *, name: str | None = None, trainable: bool = True, **kwargs: Any) -> None:
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self.stop_training = False
+        self._trainer: Any = None
+
+    # ---------------------------------------------------------------------------------------------- structure
+    @property
+    def layers(self) -> list[Layer]:
+        return self._sublayers()
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by name or by index in ``model.layers``."""
+        if index is not None and name is None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"Layer index out of range. Expected an index below {len(self.layers)}. Received: index={index}."
+                )
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        names = [layer.name for layer in self.layers]
+        raise ValueError(f"No layer named {name!r} in model {self.name!r}. Available layers: {', '.join(names)}.")
+
+    def build(self, input_shape: Any) -> None:
+        """Build a subclassed model by running it once on zeros of ``input_shape`` (batch axis may be None)."""
+        if type(self).call is Model.call:
+            return
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        dummy = [torch.zeros((1, *tuple(s)[1:])) for s in shapes]
+        self.built = True  # so that the call below does not recurse into build
+        with torch.no_grad():
+            self(dummy if isinstance(input_shape, list) else dummy[0])
+        self._build_input_shape = input_shape
+
+    def _maybe_build(self, input_shape: Any) -> None:
+        if type(self).build is Model.build and not self.built:
+            # A subclassed model builds its sublayers during its first real call; no extra dummy run.
+            self.built = True
+            self._build_input_shape = input_shape
+            return
+        super()._maybe_build(input_shape)
+
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise ValueError(
+                f"Model {self.name!r} is not built yet, so {what} is not known. Expected a built model. Give the input "
+                f"shape (input_shape=(64, 64, 3) on the first layer, or model.build((None, 64, 64, 3))), or call the "
+                f"model on a batch of data first."
+            )
+
+    def count_params(self) -> int:
+        self._require_built("its number of parameters")
+        return super().count_params()
+
+    def summary(
+        self,
+        line_length: int | None = None,
+        positions: Any = None,
+        print_fn: Any = None,
+        expand_nested: bool = False,
+        show_trainable: bool = False,
+    ) -> None:
+        """Print Keras' summary table: layers, output shapes, parameter counts."""
+        from cnnkit.models.summary import print_summary
+
+        self._require_built("its summary")
+        print_summary(
+            self, line_length=line_length, print_fn=print_fn, expand_nested=expand_nested, show_trainable=show_trainable
+        )
+
+    # ---------------------------------------------------------------------------------------------- saving
+    def save(self, filepath: str, overwrite: bool = True) -> None:
+        """Write the whole model (architecture, weights, optimizer state) to one ``.cnnkit`` file, atomically."""
+        from cnnkit.models.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        """Write the weights alone (safetensors) to ``filepath``, atomically."""
+        from cnnkit.models.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
+        """Load weights from a cnnkit/safetensors file, or a Keras ``.weights.h5`` / legacy ``.h5`` file."""
+        from cnnkit.models.saving import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def to_json(self, **kwargs: Any) -> str:
+        from cnnkit.models.saving import serialize_layer
+
+        return json.dumps(serialize_layer(self), **kwargs)
+
+    # ---------------------------------------------------------------------------------------------- training
+    # Thin hand-overs to cnnkit.training (the model knows structure and weights; the trainer knows training).
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None, **kwargs: Any) -> None:
+        from cnnkit.training.trainer import Trainer
+
+        self._trainer = Trainer(self, optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def _get_trainer(self, what: str, need_compile: bool = True) -> Any:
+        if self._trainer is None:
+            if need_compile:
+                raise RuntimeError(
+                    f"Model {self.name!r} must be compiled before {what}(). Call model.compile(optimizer='adam', "
+                    f"loss='binary_crossentropy', metrics=['accuracy']) first."
+                )
+            from cnnkit.training.trainer import Trainer
+
+            return Trainer(self)
+        return self._trainer
+
+    def fit(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get_trainer("fit").fit(*args, **kwargs)
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get_trainer("evaluate").evaluate(*args, **kwargs)
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get_trainer("predict", need_compile=False).predict(*args, **kwargs)
+
+    def train_on_batch(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get_trainer("train_on_batch").train_on_batch(*args, **kwargs)
+
+    def test_on_batch(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get_trainer("test_on_batch").test_on_batch(*args, **kwargs)
+
+    def predict_on_batch(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get_trainer("predict_on_batch", need_compile=False).predict_on_batch(*args, **kwargs)
+
+    @property
+    def optimizer(self) -> Any:
+        return None if self._trainer is None else getattr(self._trainer, "optimizer", None)
+
+    # ---------------------------------------------------------------------------------------------- config
+    def get_config(self) -> dict[str, Any]:
+        if type(self).get_config is Model.get_config and type(self).call is not Model.call:
+            raise NotImplementedError(
+                f"Model {type(self).__name__} is subclassed and has no get_config(). Implement get_config() (and "
+                f"register the class with @cnnkit.layers.register_layer) to save the whole model, or use "
+                f"save_weights()."
+            )
+        return super().get_config()

@@ -1,0 +1,150 @@
+"""Sequential: a plain stack of layers, built from a list or with ``add()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnnkit.layers.base import Layer, _with_batch_none
+from cnnkit.layers.core import InputLayer
+from cnnkit.layers.naming import register_layer
+from cnnkit.layers.symbolic import KerasTensor
+from cnnkit.models.model import Model
+
+
+@register_layer
+class Sequential(Model):
+    """A linear stack of layers.
+
+    Example:
+        >>> model = Sequential([
+        ...     Conv2D(32, (3, 3), activation="relu", input_shape=(64, 64, 3)),
+        ...     MaxPooling2D((2, 2)), Flatten(), Dense(1, activation="sigmoid")])
+    """
+
+    def __init__(self, layers: list | None = None, trainable: bool = True, name: str | None = None):
+        super().__init__(name=name, trainable=trainable)
+        self._layer_list: list[Layer] = []
+        self._input_tensor: KerasTensor | None = None
+        self._output_tensor: KerasTensor | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layer_list)
+
+    def add(self, layer: Any) -> None:
+        """Append a layer; an ``Input(shape)`` (or InputLayer) given first sets the input shape."""
+        if isinstance(layer, KerasTensor) and layer.node is not None and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer
+        if isinstance(layer, InputLayer):
+            if self._layer_list:
+                raise ValueError(
+                    f"An Input can only be the first element of Sequential {self.name!r}. Received it after "
+                    f"{len(self._layer_list)} layer(s). Move it to the front."
+                )
+            self._start_graph(layer.batch_shape)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"Sequential.add expects a cnnkit layer. Received: {layer!r} of type {type(layer).__name__}. "
+                f"Wrap plain torch modules in a cnnkit Layer subclass."
+            )
+        if layer.name in self._modules:
+            raise ValueError(
+                f"All layers in a Sequential model must have unique names. Received: a second layer named "
+                f"{layer.name!r}. Give it another name (name='...')."
+            )
+        if not self._layer_list and self._input_tensor is None and layer._input_shape_arg is not None:
+            self._start_graph(layer._input_shape_arg)
+        self._layer_list.append(layer)
+        self._modules[layer.name] = layer
+        if self._output_tensor is not None:
+            self._output_tensor = layer(self._output_tensor)
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._layer_list:
+            raise IndexError(f"Sequential {self.name!r} has no layers to pop.")
+        layer = self._layer_list.pop()
+        del self._modules[layer.name]
+        if self._input_tensor is not None:
+            self._start_graph(self._input_tensor.shape, rebuild=True)
+        return layer
+
+    def _start_graph(self, batch_shape: tuple, rebuild: bool = False) -> None:
+        self._input_tensor = InputLayer(batch_shape=batch_shape, name=f"{self.name}_input").output
+        x = self._input_tensor
+        for layer in self._layer_list:
+            x = layer(x)
+        self._output_tensor = x
+        self.built = True
+        self._build_input_shape = tuple(batch_shape)
+
+    def build(self, input_shape: Any = None) -> None:
+        """Build every layer for inputs of ``input_shape``, e.g. ``(None, 64, 64, 3)``."""
+        if input_shape is None:
+            self._require_built("the input shape")
+            return
+        if self._output_tensor is None:
+            self._start_graph(_with_batch_none(input_shape))
+
+    def _maybe_build(self, input_shape: Any) -> None:
+        if not self.built:
+            self._check_first_input(input_shape)
+            self.build(input_shape)
+
+    def _check_first_input(self, input_shape: Any) -> None:
+        if self._layer_list and not isinstance(input_shape, list):
+            self._layer_list[0]._check_input_spec(tuple(input_shape))
+
+    def call(self, inputs, training=False):
+        x = inputs
+        for layer in self._layer_list:
+            x = layer(x, training=training)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = input_shape
+        for layer in self._layer_list:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        self._require_built("its inputs")
+        return [self._input_tensor]
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        self._require_built("its outputs")
+        return [self._output_tensor]
+
+    @property
+    def input(self) -> KerasTensor:
+        return self.inputs[0]
+
+    @property
+    def output(self) -> KerasTensor:
+        return self.outputs[0]
+
+    def get_config(self) -> dict[str, Any]:
+        from cnnkit.models.saving import serialize_layer
+
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "layers": [serialize_layer(layer) for layer in self._layer_list],
+            "build_input_shape": None if self._input_tensor is None else list(self._input_tensor.shape),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Sequential:
+        from cnnkit.models.saving import deserialize_layer
+
+        model = cls(name=config["name"], trainable=config.get("trainable", True))
+        for layer_config in config["layers"]:
+            model.add(deserialize_layer(layer_config, custom_objects))
+        if config.get("build_input_shape") is not None:
+            model.build(tuple(config["build_input_shape"]))
+        return model
