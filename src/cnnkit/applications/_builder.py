@@ -56,6 +56,11 @@ def check_arguments(
         )
 
 
+def is_named(weights: object, table: Mapping[str, WeightsEntry]) -> bool:
+    """Whether `weights` names a published set (rather than None or a file)."""
+    return isinstance(weights, str) and weights in table
+
+
 def make_input(
     input_shape: tuple[int, ...] | None,
     input_tensor: Any,

@@ -77,7 +77,8 @@ def AlexNet(  # noqa: N802 - Keras-style builder name
 
     _builder.check_arguments(weights, WEIGHTS, include_top, classes, pooling)
     _builder.check_classifier_activation(classifier_activation, weights)
-    inputs = _builder.make_input(input_shape, input_tensor, (224, 224, 3), 63, require_default=include_top)
+    pretrained_top = include_top and _builder.is_named(weights, WEIGHTS)
+    inputs = _builder.make_input(input_shape, input_tensor, (224, 224, 3), 63, require_default=pretrained_top)
     x = ZeroPadding2D(2, name="features_0_pad")(inputs)
     x = Conv2D(64, 11, strides=4, activation="relu", name="features_0")(x)
     x = MaxPooling2D(3, strides=2, name="features_2")(x)
@@ -98,7 +99,12 @@ def AlexNet(  # noqa: N802 - Keras-style builder name
         x = _builder.apply_pooling(x, pooling)
     model = Model(inputs, x, name=name)
     _builder.load_weights(
-        model, weights, WEIGHTS, include_top=include_top, top_layers=_TOP, from_torchvision=from_torchvision,
+        model,
+        weights,
+        WEIGHTS,
+        include_top=include_top,
+        top_layers=_TOP,
+        from_torchvision=from_torchvision,
         from_keras=None,
     )
     return model

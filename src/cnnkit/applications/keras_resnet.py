@@ -158,7 +158,12 @@ def KerasResNet50(  # noqa: N802 - Keras-style builder name
         x = _builder.apply_pooling(x, pooling)
     model = Model(inputs, x, name=name)
     _builder.load_weights(
-        model, weights, WEIGHTS, include_top=include_top, top_layers=("fc",), from_torchvision=None,
+        model,
+        weights,
+        WEIGHTS,
+        include_top=include_top,
+        top_layers=("fc",),
+        from_torchvision=None,
         from_keras=from_keras,
     )
     return model

@@ -72,7 +72,12 @@ def LeNet5(  # noqa: N802 - Keras-style builder name
         x = _builder.apply_pooling(x, pooling)
     model = Model(inputs, x, name=name)
     _builder.load_weights(
-        model, weights, WEIGHTS, include_top=include_top, top_layers=("fc1", "fc2", "predictions"),
-        from_torchvision=None, from_keras=None,
+        model,
+        weights,
+        WEIGHTS,
+        include_top=include_top,
+        top_layers=("fc1", "fc2", "predictions"),
+        from_torchvision=None,
+        from_keras=None,
     )
     return model

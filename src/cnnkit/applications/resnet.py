@@ -136,7 +136,12 @@ def _resnet(depth: int, include_top: bool, weights: Any, input_tensor: Any, inpu
         x = _builder.apply_pooling(x, pooling)
     model = Model(inputs, x, name=name)
     _builder.load_weights(
-        model, weights, table, include_top=include_top, top_layers=("fc",), from_torchvision=from_torchvision,
+        model,
+        weights,
+        table,
+        include_top=include_top,
+        top_layers=("fc",),
+        from_torchvision=from_torchvision,
         from_keras=None,
     )
     return model
@@ -173,7 +178,10 @@ def _make(depth: int):
         name: Model name.
     """
     return register_model(
-        public, family="resnet", num_params=SPECS[depth][2], num_params_source="torchvision ResNet weights table",
+        public,
+        family="resnet",
+        num_params=SPECS[depth][2],
+        num_params_source="torchvision ResNet weights table",
         weights=WEIGHTS[public],
     )(builder)
 

@@ -79,6 +79,7 @@ def _weights_table(depth: int, bn: bool) -> dict[str, WeightsEntry]:
 
 WEIGHTS = {f"VGG{d}{'_BN' if bn else ''}": _weights_table(d, bn) for d in CONFIGS for bn in (False, True)}
 _TOP = ("classifier_0", "classifier_3", "classifier_6")
+_BLOCK_CONVS = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4), 11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2)}
 
 
 def preprocess_input(x: Any, data_format: str | None = None, mode: str = "torch") -> Any:
@@ -107,10 +108,16 @@ def from_torchvision(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
 
 
 def from_keras(layers: OrderedDict[str, list[np.ndarray]], depth: int) -> dict[str, torch.Tensor]:
-    """Keras VGG16/19 layers (block1_conv1 ... fc1, fc2, predictions), matched by order. Keras' Flatten is in
-    (H, W, C) order like cnnkit's, so fc1 needs no permutation."""
+    """Keras VGG16/19 layers -> cnnkit keys. Keras' own names (block1_conv1 ... fc1, fc2, predictions) are put in
+    model order (a Keras 3 .weights.h5 lists its layers alphabetically); other names are taken in file order, as
+    Keras loads legacy .h5 files. Keras' Flatten is in (H, W, C) order like cnnkit's, so fc1 needs no permutation."""
     targets = _conv_layer_names(depth, False) + list(_TOP)
-    arrays = list(layers.values())
+    keras_names = [f"block{b}_conv{i}" for b, n in enumerate(_BLOCK_CONVS[depth], 1) for i in range(1, n + 1)]
+    keras_names += ["fc1", "fc2", "predictions"]
+    if set(layers) <= set(keras_names):
+        arrays = [layers[n] for n in keras_names if n in layers]
+    else:
+        arrays = list(layers.values())
     if len(arrays) not in (len(targets), len(targets) - 3):  # a "notop" file lacks the 3 Dense layers
         raise ValueError(
             f"The Keras file does not hold a VGG{depth}. Expected {len(targets)} layers with weights (or "
@@ -132,7 +139,8 @@ def _vgg(depth: int, bn: bool, include_top: bool, weights: Any, input_tensor: An
     table = WEIGHTS[f"VGG{depth}{'_BN' if bn else ''}"]
     _builder.check_arguments(weights, table, include_top, classes, pooling)
     _builder.check_classifier_activation(classifier_activation, weights)
-    inputs = _builder.make_input(input_shape, input_tensor, (224, 224, 3), 32, require_default=include_top)
+    pretrained_top = include_top and _builder.is_named(weights, table)
+    inputs = _builder.make_input(input_shape, input_tensor, (224, 224, 3), 32, require_default=pretrained_top)
     x, index = inputs, 0
     for v in CONFIGS[depth]:
         if v == "M":
@@ -157,7 +165,12 @@ def _vgg(depth: int, bn: bool, include_top: bool, weights: Any, input_tensor: An
         x = _builder.apply_pooling(x, pooling)
     model = Model(inputs, x, name=name)
     _builder.load_weights(
-        model, weights, table, include_top=include_top, top_layers=_TOP, from_torchvision=from_torchvision,
+        model,
+        weights,
+        table,
+        include_top=include_top,
+        top_layers=_TOP,
+        from_torchvision=from_torchvision,
         from_keras=None if bn else (lambda layers: from_keras(layers, depth)),
     )
     return model
@@ -204,7 +217,10 @@ def _make(depth: int, bn: bool):
         files="" if bn else "a Keras ``.h5``/``.weights.h5``, ",
     )
     return register_model(
-        public, family="vgg", num_params=NUM_PARAMS[(depth, bn)], num_params_source="torchvision VGG weights table",
+        public,
+        family="vgg",
+        num_params=NUM_PARAMS[(depth, bn)],
+        num_params_source="torchvision VGG weights table",
         weights=WEIGHTS[public],
     )(builder)
 
