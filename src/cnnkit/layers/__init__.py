@@ -57,3 +57,30 @@ __all__ = [
     "ZeroPadding2D",
     "register_layer",
 ]
+
+# image preprocessing and augmentation (data helper)
+from cnnkit.layers.preprocessing import (  # noqa: E402
+    CenterCrop,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Resizing,
+)
+from cnnkit.layers.preprocessing_normalization import Normalization  # noqa: E402
+
+__all__ += [
+    "CenterCrop",
+    "Normalization",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "Resizing",
+]

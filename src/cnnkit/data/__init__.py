@@ -1,0 +1,1 @@
+"""Image data: safe decoding, image folders, caching, built-in datasets."""
