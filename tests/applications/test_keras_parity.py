@@ -67,3 +67,22 @@ def test_predictions_match_keras(tmp_path, keras_name, name, size):
         with torch.no_grad():
             got = model(torch.from_numpy(x)).numpy()
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * scale, err_msg=kind)
+
+
+def test_keras_resnet50_legacy_file_matched_by_order(tmp_path):
+    """A legacy .h5 whose layer names are not Keras' (e.g. renamed layers) loads by Keras' model order."""
+    from collections import OrderedDict
+
+    from cnnkit.applications.keras_resnet import from_keras, keras_layer_order
+    from cnnkit.applications.weight_files import read_keras_h5
+
+    reference = keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3))
+    assert [layer.name for layer in reference.layers if layer.weights] == keras_layer_order()
+    _randomize(reference, np.random.default_rng(1))
+    reference.save(tmp_path / "r.h5")
+    by_name = from_keras(read_keras_h5(tmp_path / "r.h5"))
+    renamed = OrderedDict((f"layer_{i}", v) for i, v in enumerate(read_keras_h5(tmp_path / "r.h5").values()))
+    by_order = from_keras(renamed)
+    assert by_order.keys() == by_name.keys() and all(torch.equal(by_order[k], by_name[k]) for k in by_name)
+    with pytest.raises(ValueError, match="The Keras file does not hold a keras.applications.ResNet50"):
+        from_keras(OrderedDict(list(renamed.items())[:5]))

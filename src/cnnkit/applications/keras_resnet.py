@@ -81,15 +81,34 @@ def _bn_of(conv: str) -> str:
     return re.sub(r"_conv(\d)$", r"_bn\1", conv)
 
 
+def keras_layer_order() -> list[str]:
+    """Keras ResNet50's layers with weights in its model order (``model.layers``, topological by depth): in a
+    stack's first block the shortcut conv comes after the 2nd conv and its BN after the 3rd conv."""
+    names = ["conv1_conv", "conv1_bn"]
+    for stage, blocks in zip(range(2, 6), (3, 4, 6, 3), strict=True):
+        for b in range(1, blocks + 1):
+            p = f"conv{stage}_block{b}"
+            if b == 1:
+                names += [f"{p}_1_conv", f"{p}_1_bn", f"{p}_2_conv", f"{p}_2_bn", f"{p}_0_conv", f"{p}_3_conv"]
+                names += [f"{p}_0_bn", f"{p}_3_bn"]
+            else:
+                names += [f"{p}_{i}_{k}" for i in (1, 2, 3) for k in ("conv", "bn")]
+    return names + ["predictions"]
+
+
 def from_keras(layers: OrderedDict[str, list[np.ndarray]]) -> dict[str, torch.Tensor]:
-    """Keras ResNet50 layers (matched by Keras' layer names) -> cnnkit keys, conv biases folded into BN."""
-    unknown = [n for n in layers if keras_to_cnnkit_name(n) is None]
-    if unknown:
-        raise ValueError(
-            "The Keras file does not hold a keras.applications.ResNet50. Expected layer names such as "
-            f"'conv1_conv' and 'conv2_block1_1_conv'. Received: layers {unknown[:4]}. Save the model built by "
-            "keras.applications.ResNet50 (its layer names are used to match weights)."
-        )
+    """Keras ResNet50 layers -> cnnkit keys, conv biases folded into BN. Keras' own layer names are matched by
+    name (a Keras 3 .weights.h5 lists layers alphabetically); other names by position in Keras' model order, as
+    Keras loads a legacy .h5 (shapes are still checked before anything is copied)."""
+    if any(keras_to_cnnkit_name(n) is None for n in layers):
+        order = keras_layer_order()
+        if len(layers) not in (len(order), len(order) - 1):  # with or without the top
+            raise ValueError(
+                "The Keras file does not hold a keras.applications.ResNet50. Expected 107 layers with weights "
+                f"(106 without the top) or Keras' layer names ('conv1_conv', ...). Received: {len(layers)} layers "
+                f"({', '.join(list(layers)[:3])}, ...). Save the model built by keras.applications.ResNet50."
+            )
+        layers = OrderedDict(zip(order, layers.values(), strict=False))
     out: dict[str, torch.Tensor] = {}
     biases: dict[str, torch.Tensor] = {}
     for keras_name, arrays in layers.items():
