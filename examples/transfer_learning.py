@@ -9,15 +9,27 @@
    c. the same ResNet20 trained from scratch on the same 200 images.
 3. Report accuracy on all 2,000 test images of those two classes.
 
-Run from the repository root (about 5 minutes on a 2-core CPU; figures in the README):
+Run from the repository root:
 
-    python examples/transfer_learning.py [--pretrain-per-class 1000] [--pretrain-epochs 3] [--seed 0]
+    python examples/transfer_learning.py [--pretrain-per-class 600] [--pretrain-epochs 3] [--seed 0]
+
+Measured with the defaults (seed 0, torch 2.13 CPU, 2 threads; the run is deterministic, two runs gave the same
+figures): pretraining reaches 87.59% on the 8 classes' 8,000 test images, then on the 2,000 held-out test images
+
+    a. pretrained base, frozen + new head      74.95%
+    b. pretrained base, fine-tuned top block   79.60%
+    c. from scratch, same 200 images           70.65%
+
+so the pretrained base wins by 4.3 points frozen and 9.0 points fine-tuned. Time: 519 s of CPU time, 745 s wall on
+the 2-core machine while it was shared (load average ~6); about 5 minutes when the two cores are free.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -75,7 +87,8 @@ def main() -> None:
     pretrained.fit(x_pre, y_pre, batch_size=64, epochs=args.pretrain_epochs, shuffle=True, verbose=2)
     seen_acc = accuracy(pretrained, x_test[test_seen], np.array([remap[c] for c in y_test[test_seen]]))
     print(f"   test accuracy on the 8 pretraining classes: {seen_acc:.2%} ({time.time() - start:.0f} s so far)")
-    pretrained.save_weights("/tmp/resnet20_fmnist8.safetensors")
+    weights_file = Path(tempfile.mkdtemp()) / "resnet20_fmnist8.safetensors"
+    pretrained.save_weights(weights_file)
 
     few = take_per_class(y_train, HELD_OUT, args.few_shot, rng)
     x_few, y_few = x_train[few], (y_train[few] == HELD_OUT[1]).astype(np.int64)
@@ -86,7 +99,7 @@ def main() -> None:
     results = {}
 
     def pretrained_base() -> cnnkit.Model:
-        return applications.ResNet20(weights="/tmp/resnet20_fmnist8.safetensors", include_top=False,
+        return applications.ResNet20(weights=str(weights_file), include_top=False,
                                      input_shape=(32, 32, 1))  # fmt: skip
 
     fit = {"batch_size": 32, "shuffle": True, "verbose": 0}
@@ -100,7 +113,7 @@ def main() -> None:
     scratch = applications.ResNet20(input_shape=(32, 32, 1), classes=2)
     scratch.compile(optimizer=Adam(1e-3), loss="sparse_categorical_crossentropy")
     scratch.fit(x_few, y_few, epochs=2 * args.epochs, **fit)  # as many epochs as a + b together
-    results["c. from scratch, same 200 images"] = accuracy(scratch, x_eval, y_eval)
+    results[f"c. from scratch, same {len(few)} images"] = accuracy(scratch, x_eval, y_eval)
 
     print("3. Test accuracy on all held-out test images:")
     for name, acc in results.items():
