@@ -69,11 +69,13 @@ def main() -> None:
     parser.add_argument("--few-shot", type=int, default=100, help="labelled images per held-out class")
     parser.add_argument("--epochs", type=int, default=20, help="epochs on the 200 few-shot images")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--test-limit", type=int, default=None, help="use only the first N test images (smoke runs)")
     args = parser.parse_args()
     start, cpu_start = time.time(), time.process_time()
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    x_test, y_test = x_test[: args.test_limit], y_test[: args.test_limit]
 
     seen = tuple(c for c in range(10) if c not in HELD_OUT)
     idx = take_per_class(y_train, seen, args.pretrain_per_class, rng)
