@@ -85,3 +85,26 @@ def test_top_output_shape_and_softmax(name):
     y = model(torch.rand(3, *shape))
     assert tuple(y.shape) == (3, 7)
     torch.testing.assert_close(y.sum(-1), torch.ones(3))  # default classifier_activation='softmax', as Keras
+
+
+def test_weights_tables():
+    """Every published set names its source and licence and carries a verifiable hash: torchvision's files are
+    checked by the sha256 prefix embedded in their names (the full digest is not published), Keras' by md5."""
+    from cnnkit.applications.weights import torchvision_hash_prefix
+
+    seen = 0
+    for name in ALL:
+        for key, entry in applications.get_model_entry(name).weights.items():
+            seen += 1
+            assert entry.url.startswith("https://") and entry.source and entry.licence, (name, key)
+            assert entry.preprocessing in ("torch", "caffe") and entry.classes == "imagenet"
+            if entry.layout == "torchvision":
+                assert entry.url.startswith("https://download.pytorch.org/models/")
+                assert entry.sha256 == torchvision_hash_prefix(entry.url) and entry.sha256_is_prefix
+                assert entry.md5 is None and entry.preprocessing == "torch"
+            else:
+                assert entry.layout == "keras_h5" and entry.sha256 is None and len(entry.md5) == 32
+                assert entry.preprocessing == "caffe"
+    assert seen == 20  # 17 torchvision sets (14 models; imagenet_v2 for ResNet50/101/152) + 3 Keras files
+    v2 = applications.get_model_entry("ResNet50").weights["imagenet_v2"]
+    assert v2.metrics["acc@1"] == 80.858 and v2.url.endswith("resnet50-11ad3fa6.pth")
