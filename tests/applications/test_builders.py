@@ -137,3 +137,18 @@ def test_family_preprocessing_follows_the_weights():
     np.testing.assert_allclose(applications.vgg16.preprocess_input(x, mode="caffe"), caffe)
     assert applications.resnet50.ResNet50 is applications.ResNet50
     assert applications.vgg19.decode_predictions is applications.decode_predictions
+
+
+class _Payload:
+    """Any class outside torch's weights-only allow-list stands in for a malicious pickle."""
+
+
+def test_pth_with_objects_is_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"conv1.weight": torch.zeros(1), "extra": _Payload()}, path)
+    with pytest.raises(ValueError, match=r"holds objects other than tensors, which cnnkit refuses to unpickle"):
+        applications.ResNet18(weights=str(path))
+    not_state = tmp_path / "list.pth"
+    torch.save([torch.zeros(1)], not_state)
+    with pytest.raises(ValueError, match=r"The .pth file does not hold a state dict"):
+        applications.ResNet18(weights=str(not_state))

@@ -6,6 +6,7 @@ Each reader returns plain arrays; the family converters map them onto cnnkit lay
 from __future__ import annotations
 
 import os
+import pickle
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -38,7 +39,14 @@ def detect_format(path: str | os.PathLike) -> str:
 
 def read_torch_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A torch state dict, loaded with ``weights_only=True`` (tensors and containers only, never code)."""
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ValueError(
+            "The .pth file holds objects other than tensors, which cnnkit refuses to unpickle (unpickling can run "
+            f"any code). Expected a plain state dict. Received: weights={str(path)!r}. Re-save it with "
+            f"torch.save(model.state_dict(), path). ({str(exc).splitlines()[0]})"
+        ) from None
     for key in ("state_dict", "model"):  # common checkpoint wrappers around the state dict
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
