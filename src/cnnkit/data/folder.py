@@ -68,6 +68,8 @@ def _no_images(directory: str, what: str = "No images found in directory") -> Va
 def _make_store(paths: list[str], settings: DecodeSettings, cache: Any, directory: str, workers: Any, verbose: bool):
     if cache is False:
         return LazyStore.validated(paths, settings, workers, progress=verbose)
+    if cache is True or cache == "memory":
+        _warn_if_too_big(len(paths) * int(np.prod(settings.shape)))
     # The file list is part of the key, so a training and a validation subset keep separate cache files.
     name = f"{os.path.abspath(directory)}:{hashlib.sha256(chr(10).join(paths).encode()).hexdigest()[:16]}"
     store, reasons, reused = build_store(paths, settings, cache, name=name, workers=workers, progress=verbose)
@@ -194,6 +196,20 @@ def image_dataset_from_directory(
             )
         )
     return datasets if subset == "both" else datasets[0]
+
+
+def _warn_if_too_big(nbytes: int) -> None:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return
+    if nbytes > total // 2:
+        logger.warning(
+            "The decoded images need %.1f GB, more than half of this machine's %.1f GB of memory. Pass "
+            "cache='<a directory>' to keep them in a memory-mapped file instead, or a smaller image_size.",
+            nbytes / 1e9,
+            total / 1e9,
+        )
 
 
 def _check_classes_not_emptied(directory: str, names: list[str], needed: np.ndarray, bad: dict, labels: Any) -> None:
