@@ -140,4 +140,5 @@ def serialize(fn: Activation) -> str | Activation:
     return getattr(fn, "__name__", fn)
 
 
+swish = silu
 __all__ = ["get", "serialize", *sorted(_ACTIVATIONS)]

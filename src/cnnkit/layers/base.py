@@ -43,7 +43,7 @@ class InputSpec:
 
 def _unexpected_arguments(cls: type, kwargs: dict[str, Any]) -> TypeError:
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs", "args")]
-    accepted += [p for p in ("name", "trainable", "dtype", "input_shape") if p not in accepted]
+    accepted += [p for p in ("name", "trainable", "dtype", "input_shape", "input_dim") if p not in accepted]
     parts = []
     for key in kwargs:
         close = difflib.get_close_matches(key, accepted, n=1)
@@ -81,9 +81,12 @@ class Layer(torch.nn.Module):
         trainable: bool = True,
         dtype: str | None = None,
         input_shape: tuple | None = None,
+        input_dim: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        if input_dim is not None:  # Keras 2 spelling, still accepted by Keras 3: Dense(32, input_dim=784)
+            input_shape = (input_dim,)
         if kwargs:
             raise _unexpected_arguments(type(self), kwargs)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
@@ -408,7 +411,7 @@ class Layer(torch.nn.Module):
     # ----------------------------------------------------------------------------------------------- graph access
     def _single_node(self, what: str) -> Node:
         if len(self._inbound_nodes) != 1:
-            fix = "Give the model an input shape or call the layer on an Input first." if not self._inbound_nodes else ""
+            fix = "" if self._inbound_nodes else "Give the model an input shape or call the layer on an Input first."
             raise AttributeError(
                 f"Layer {self.name!r} has {len(self._inbound_nodes)} call(s) in functional graphs, so its {what} is "
                 f"{'undefined' if not self._inbound_nodes else 'ambiguous'}. Expected exactly one. {fix}".rstrip()

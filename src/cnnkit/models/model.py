@@ -170,6 +170,14 @@ class Model(Layer):
         return None if self._trainer is None else getattr(self._trainer, "optimizer", None)
 
     # ---------------------------------------------------------------------------------------------- config
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Layer:
+        if cls is Model and "nodes" in config:  # Model.from_config(functional_model.get_config()), as in Keras
+            from cnnkit.models.functional import Functional
+
+            return Functional.from_config(config, custom_objects=custom_objects)
+        return cls(**config)
+
     def get_config(self) -> dict[str, Any]:
         if type(self).get_config is Model.get_config and type(self).call is not Model.call:
             raise NotImplementedError(

@@ -67,6 +67,23 @@ def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
 
+def weights_bytes(model: torch.nn.Module) -> bytes:
+    """Safetensors bytes of the weights; the metadata keeps their order, so a twin model with other automatic
+    layer names (``dense_3`` instead of ``dense``) can still load them by position."""
+    tensors = state_tensors(model)
+    return st_save(tensors, metadata={"cnnkit_order": json.dumps(list(tensors))})
+
+
+def _order_of(data: bytes) -> list[str] | None:
+    """The key order stored in a safetensors header's metadata, if any."""
+    try:
+        size = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + size])
+        return json.loads(header.get("__metadata__", {}).get("cnnkit_order", "null"))
+    except (ValueError, TypeError):
+        return None
+
+
 def save_model(model: Layer, filepath: str | os.PathLike, overwrite: bool = True) -> None:
     if not model.built:
         raise ValueError(
@@ -79,7 +96,7 @@ def save_model(model: Layer, filepath: str | os.PathLike, overwrite: bool = True
             {"format": FORMAT, "format_version": FORMAT_VERSION, "cnnkit_version": cnnkit.__version__}
         ).encode(),
         "config.json": json.dumps(config, indent=1).encode(),
-        "model.safetensors": st_save(state_tensors(model)),
+        "model.safetensors": weights_bytes(model),
     }
     trainer = getattr(model, "_trainer", None)
     if trainer is not None and hasattr(trainer, "saved_state"):
@@ -176,9 +193,18 @@ def load_model(
     return model
 
 
-def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
-    """Copy ``tensors`` into ``model`` after checking names and shapes; say exactly what does not match."""
+def load_state(
+    model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str, order: list[str] | None = None
+) -> None:
+    """Copy ``tensors`` into ``model`` after checking names and shapes; say exactly what does not match.
+
+    When the names differ but ``order`` (the saved key order) lines up with the model's weights one to one with the
+    same shapes, the weights are matched by position, as Keras matches a twin model's weights.
+    """
     own = model.state_dict()
+    if set(own) != set(tensors) and order is not None and set(order) == set(tensors) and len(order) == len(own):
+        if all(tensors[k].shape == v.shape for k, v in zip(order, own.values())):
+            tensors = {mine: tensors[theirs] for mine, theirs in zip(own, order)}
     missing = [k for k in own if k not in tensors]
     unexpected = [k for k in tensors if k not in own]
     wrong = [
@@ -201,6 +227,11 @@ def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source:
     model.load_state_dict(tensors)
 
 
+def model_from_json(json_string: str, custom_objects: dict[str, type] | None = None) -> Layer:
+    """Rebuild an architecture (no weights) from ``model.to_json()``."""
+    return deserialize_layer(json.loads(json_string), custom_objects)
+
+
 def save_weights(model: Layer, filepath: str | os.PathLike, overwrite: bool = True) -> None:
     """Weights alone: safetensors, or a Keras 3 file when the name ends in ``.weights.h5``."""
     path = os.fspath(filepath)
@@ -221,7 +252,7 @@ def save_weights(model: Layer, filepath: str | os.PathLike, overwrite: bool = Tr
         finally:
             os.unlink(tmp)
         return
-    atomic_write(path, lambda f: f.write(st_save(state_tensors(model))), overwrite)
+    atomic_write(path, lambda f: f.write(weights_bytes(model)), overwrite)
 
 
 def load_weights(model: Layer, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:
@@ -244,6 +275,7 @@ def load_weights(model: Layer, filepath: str | os.PathLike, skip_mismatch: bool 
     else:
         with open(path, "rb") as f:
             data = f.read()
+    order = _order_of(data)
     try:
         tensors = st_load(data)
     except Exception as e:
@@ -251,4 +283,4 @@ def load_weights(model: Layer, filepath: str | os.PathLike, skip_mismatch: bool 
             f"{path!r} is not a weights file cnnkit can read ({e}). Expected safetensors, a .cnnkit model, or a Keras "
             f".weights.h5/.h5 file. cnnkit never unpickles; for a torch .pth use the zoo's converters."
         ) from None
-    load_state(model, tensors, path)
+    load_state(model, tensors, path, order)

@@ -1,0 +1,1 @@
+"""Training engine: compile/fit/evaluate/predict, callbacks, checkpoints (see trainer.py)."""
