@@ -13,6 +13,7 @@ from data_images import text_as_jpg, truncated_jpeg, zero_byte
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
+@pytest.mark.slow  # ~15 s alone, ~30 s on a busy machine
 def test_fit_on_fashion_mnist_folder_with_broken_files(tmp_path, caplog):
     if not (FMNIST / "train-images-idx3-ubyte.gz").exists():
         pytest.skip("Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
