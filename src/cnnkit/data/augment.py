@@ -89,19 +89,25 @@ def affine_sample(
     """
     b, h, w, c = images.shape
     t = transforms.to(images.device, torch.float32)
-    xs, ys = _base_grid(h, w, images.device)
-    x_in = t[:, 0:1] * xs + t[:, 1:2] * ys + t[:, 2:3]  # (B, H*W): cheaper as three broadcasts than a matmul
-    y_in = t[:, 3:4] * xs + t[:, 4:5] * ys + t[:, 5:6]
-    coords = torch.stack([x_in, y_in], dim=-1)  # (B, H*W, 2) input (x, y)
-    if interpolation == "nearest":  # round here (half to even, as Keras): normalizing could tip a .5 either way
-        coords = torch.round(coords)
-    lo, hi = torch.aminmax(coords)
-    reach = max(float(-lo), float(hi) - (min(h, w) - 1))
+    # An affine map sends the output rectangle to a parallelogram: its corners bound every sample point.
+    cx = torch.tensor([0.0, w - 1.0, 0.0, w - 1.0], device=images.device)
+    cy = torch.tensor([0.0, 0.0, h - 1.0, h - 1.0], device=images.device)
+    corner_x = t[:, 0:1] * cx + t[:, 1:2] * cy + t[:, 2:3]
+    corner_y = t[:, 3:4] * cx + t[:, 4:5] * cy + t[:, 5:6]
+    reach = max(float(-corner_x.min()), float(corner_x.max()) - (w - 1), float(-corner_y.min()),
+                float(corner_y.max()) - (h - 1))  # fmt: skip
     # Beyond two image sizes every fill mode has repeated itself; farther points are clamped (a margin case).
     pad = min(max(0, math.ceil(reach) + 1), 2 * max(h, w))
-    padded = _pad(images.permute(0, 3, 1, 2).contiguous(), pad, fill_mode, fill_value)  # NCHW samples fastest
-    scale = torch.tensor([2.0 / (w + 2 * pad - 1), 2.0 / (h + 2 * pad - 1)], device=images.device)
-    grid = ((coords + pad) * scale - 1.0).reshape(b, h, w, 2)
+    padded = _pad(images.permute(0, 3, 1, 2), pad, fill_mode, fill_value)
+    sx, sy = 2.0 / (w + 2 * pad - 1), 2.0 / (h + 2 * pad - 1)
+    xs, ys = _base_grid(h, w, images.device)
+    if interpolation == "nearest":  # round in pixel space (half to even, as Keras): normalizing could tip a .5
+        gx = torch.round(t[:, 0:1] * xs + t[:, 1:2] * ys + t[:, 2:3]).add_(pad).mul_(sx).sub_(1.0)
+        gy = torch.round(t[:, 3:4] * xs + t[:, 4:5] * ys + t[:, 5:6]).add_(pad).mul_(sy).sub_(1.0)
+    else:  # fold the shift into the padded image and the normalization to [-1, 1] into the transform
+        gx = (t[:, 0:1] * sx) * xs + (t[:, 1:2] * sx) * ys + ((t[:, 2:3] + pad) * sx - 1.0)
+        gy = (t[:, 3:4] * sy) * xs + (t[:, 4:5] * sy) * ys + ((t[:, 5:6] + pad) * sy - 1.0)
+    grid = torch.stack([gx, gy], dim=-1).reshape(b, h, w, 2)
     out = F.grid_sample(padded, grid, mode=interpolation, padding_mode="border", align_corners=True)
     return out.permute(0, 2, 3, 1)
 
