@@ -107,20 +107,23 @@ def main() -> None:
     def cnnkit_load(**kw):
         return image_dataset_from_directory(root, image_size=SIZE, batch_size=BATCH, seed=1, verbose=False, **kw)
 
-    # (a) first read
-    ours_a = [timed(cnnkit_load) for _ in range(args.repeats)]
+    # Runs alternate (ours, theirs, ours, ...) so that a change in machine load hits both sides alike.
     pil = PILFolder(root)
-    theirs_a = [timed(lambda: dataloader_epoch(pil, False, flip, rot)) for _ in range(args.repeats)]
+    ours_a, theirs_a = [], []
+    for _ in range(args.repeats):  # (a) first read
+        ours_a.append(timed(cnnkit_load))
+        theirs_a.append(timed(lambda: dataloader_epoch(pil, False, flip, rot)))
 
-    # (b) steady-state epochs with augmentation
-    ds = cnnkit_load(augment=[flip, rot])
+    ds = cnnkit_load(augment=[flip, rot])  # (b) steady-state epochs with augmentation
 
     def ours_epoch(epoch: int) -> None:
         for _ in ds.iterate(epoch):
             pass
 
-    ours_b = [timed(lambda e=e: ours_epoch(e)) for e in range(args.repeats)]
-    theirs_b = [timed(lambda: dataloader_epoch(pil, True, flip, rot)) for _ in range(args.repeats)]
+    ours_b, theirs_b = [], []
+    for epoch in range(args.repeats):
+        ours_b.append(timed(lambda e=epoch: ours_epoch(e)))
+        theirs_b.append(timed(lambda: dataloader_epoch(pil, True, flip, rot)))
 
     def report(label: str, ours: list[float], theirs: list[float]) -> None:
         mo, mt = statistics.median(ours), statistics.median(theirs)
