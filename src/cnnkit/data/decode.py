@@ -197,8 +197,6 @@ def resize_array(
         arr = canvas
     if arr.shape[:2] == (target_h, target_w):
         return np.ascontiguousarray(arr)
-    if interpolation == "bilinear":
-        return _bilinear_uint8(arr, target_h, target_w)
     if interpolation in PIL_MODES:
         method = PIL_MODES[interpolation]
         planes = [
@@ -210,28 +208,6 @@ def resize_array(
     kwargs: dict[str, Any] = {"align_corners": False} if interpolation in ("bilinear", "bicubic") else {}
     out = F.interpolate(t, size=(target_h, target_w), mode=TORCH_MODES[interpolation], **kwargs)
     return out[0].permute(1, 2, 0).round_().clamp_(0, 255).to(torch.uint8).numpy()
-
-
-def _bilinear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # torch's bilinear, align_corners=False: source = (dst + 0.5) * in/out - 0.5, clamped at 0, two taps.
-    src = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0.0)
-    i0 = src.astype(np.intp)
-    return i0, np.minimum(i0 + 1, n_in - 1), (src - i0).astype(np.float32)
-
-
-def _bilinear_uint8(arr: np.ndarray, target_h: int, target_w: int) -> np.ndarray:
-    """Keras' (torch backend) bilinear resize, computed separably on just the rows and columns it reads.
-
-    Same taps and weights as ``F.interpolate(mode="bilinear")``, without converting the whole full-size image to
-    float first: on a 320x240 photo going to 64x64 this reads about a quarter of the rows.
-    """
-    y0, y1, wy = _bilinear_taps(arr.shape[0], target_h)
-    x0, x1, wx = _bilinear_taps(arr.shape[1], target_w)
-    top, bottom = arr[y0].astype(np.float32), arr[y1].astype(np.float32)
-    rows = top + (bottom - top) * wy[:, None, None]
-    left, right = rows[:, x0], rows[:, x1]
-    out = left + (right - left) * wx[None, :, None]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def load_array(
