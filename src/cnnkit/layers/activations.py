@@ -70,14 +70,16 @@ def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
     out = torch.sigmoid(x)
     # Keep the logits so that a cross-entropy loss can be computed from them without the precision lost in
-    # log(sigmoid(x)) for large |x| (Keras' TensorFlow backend does the same with `_keras_logits`).
-    out._keras_logits = x
+    # log(sigmoid(x)) for large |x| (Keras' TensorFlow backend does the same with `_keras_logits`). The losses
+    # check `_keras_activation` so that softmax logits are never taken for sigmoid ones.
+    out._keras_logits, out._keras_activation = x, "sigmoid"
     return out
 
 
 def softmax(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
     out = torch.softmax(x, dim=axis)
-    out._keras_logits = x
+    if axis in (-1, x.ndim - 1):  # the losses take class scores on the last axis only
+        out._keras_logits, out._keras_activation = x, "softmax"
     return out
 
 
