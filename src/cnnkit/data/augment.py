@@ -26,13 +26,16 @@ def uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Ge
 def random_flip(images: torch.Tensor, mode: str, generator: torch.Generator | None) -> torch.Tensor:
     """Flip each image with probability 1/2. As Keras 3, "horizontal_and_vertical" draws one coin per image and
     flips both axes on heads (a 180 degree turn)."""
-    flips = (torch.rand((images.shape[0], 1, 1, 1), generator=generator) <= 0.5).to(images.device)
-    out = images
+    flips = torch.rand((images.shape[0],), generator=generator) <= 0.5
+    idx = flips.nonzero().squeeze(1).to(images.device)
+    if idx.numel() == 0:
+        return images
+    chosen = images.index_select(0, idx)  # copy and flip only the images that drew heads
     if mode in ("horizontal", "horizontal_and_vertical"):
-        out = torch.where(flips, out.flip(2), out)
+        chosen = chosen.flip(2)
     if mode in ("vertical", "horizontal_and_vertical"):
-        out = torch.where(flips, out.flip(1), out)
-    return out
+        chosen = chosen.flip(1)
+    return images.clone().index_copy_(0, idx, chosen)
 
 
 # -- affine sampling ------------------------------------------------------------------------------------------------
