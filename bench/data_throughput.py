@@ -32,15 +32,16 @@ BATCH = 32
 
 
 def make_jpegs(root: Path, n: int, width: int, height: int, classes: int = 5) -> None:
-    """Photo-like JPEGs (smooth gradients, shapes and grain) of sizes within 15% of width x height, quality 90."""
+    """Photo-like JPEGs (smooth gradients, shapes and grain), quality 90, of random sizes in
+    [height - height/6, height + height/6) x [width - width/8, width + width/8)."""
     marker = root / f".complete-{n}"
     if marker.exists():
         return
     rng = np.random.default_rng(0)
     print(f"Writing {n} JPEGs to {root} (once) ...", flush=True)
     for i in range(n):
-        h = int(rng.integers(int(height * 0.85), int(height * 1.15) + 1))
-        w = int(rng.integers(int(width * 0.85), int(width * 1.15) + 1))
+        h = int(rng.integers(height - height // 6, height + height // 6))
+        w = int(rng.integers(width - width // 8, width + width // 8))
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         base = rng.uniform(0, 255, 3)
         img = base + 60 * np.sin(xx[..., None] / rng.uniform(10, 40) + rng.uniform(0, 6, 3))
@@ -99,7 +100,7 @@ def main() -> None:
     parser.add_argument("--photo", default="320x240", help="typical source size, WxH (500x375: ImageNet's average)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.photo.lower().split("x"))
-    root = Path(args.dir) / (str(args.n) if args.photo == "320x240" else f"{args.n}-{args.photo}")
+    root = Path(args.dir) / (str(args.n) if args.photo == "320x240" else f"{args.n}-{args.photo}-v2")
     make_jpegs(root, args.n, width, height)
     # One intra-op thread on both sides: DataLoader workers use one each, and on a shared 2-core machine a
     # second thread only spins; augmentation runs in the main process in both pipelines.
