@@ -8,9 +8,42 @@ Tutorial Keras code runs with ``tensorflow.keras`` replaced by ``cnnkit``::
 
 __version__ = "0.1.0"
 
-from cnnkit import layers, models, regularizers  # noqa: E402
+from cnnkit import (  # noqa: E402
+    activations,
+    applications,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    mixed_precision,
+    models,
+    optimizers,
+    regularizers,
+    utils,
+)
 from cnnkit.layers import Input  # noqa: E402
 from cnnkit.layers.naming import clear_session  # noqa: E402
 from cnnkit.models import Model, Sequential  # noqa: E402
 
-__all__ = ["Input", "Model", "Sequential", "clear_session", "layers", "models", "regularizers", "__version__"]
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "__version__",
+    "activations",
+    "applications",
+    "callbacks",
+    "clear_session",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "mixed_precision",
+    "models",
+    "optimizers",
+    "regularizers",
+    "utils",
+]
