@@ -192,4 +192,8 @@ def _can_fuse(x: torch.Tensor) -> bool:
         and x.dtype == torch.float32
         and not torch.is_autocast_enabled("cpu")
         and x.is_contiguous(memory_format=torch.channels_last)
+        # Exporters and compilers must see the standard conv2d + relu ops.
+        and not torch.jit.is_tracing()
+        and not torch.onnx.is_in_onnx_export()
+        and not torch.compiler.is_compiling()
     )
