@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests bench examples
 
 demo: $(STAMP)
-	$(PY) examples/tutorial_cnn.py
+	$(VENV)/bin/cnnkit demo
 
 bench: $(STAMP)
 	$(PY) bench/train_throughput.py

@@ -8,9 +8,49 @@ Tutorial Keras code runs with ``tensorflow.keras`` replaced by ``cnnkit``::
 
 __version__ = "0.1.0"
 
-from cnnkit import layers, models, regularizers  # noqa: E402
+import os as _os
+
+# OpenMP threads that wait by spinning make torch ~10x slower when the cores are shared with other processes (measured:
+# 20 training steps of the tutorial CNN, 2 threads, load 5 on 2 cores: 10.2 s spinning vs 0.9 s passive). libgomp reads
+# this when torch is first imported, so it only takes effect if cnnkit is imported before torch; users can override it.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from cnnkit import (  # noqa: E402
+    activations,
+    applications,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    mixed_precision,
+    models,
+    optimizers,
+    regularizers,
+    utils,
+)
 from cnnkit.layers import Input  # noqa: E402
 from cnnkit.layers.naming import clear_session  # noqa: E402
 from cnnkit.models import Model, Sequential  # noqa: E402
 
-__all__ = ["Input", "Model", "Sequential", "clear_session", "layers", "models", "regularizers", "__version__"]
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "__version__",
+    "activations",
+    "applications",
+    "callbacks",
+    "clear_session",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "mixed_precision",
+    "models",
+    "optimizers",
+    "regularizers",
+    "utils",
+]

@@ -220,3 +220,22 @@ def test_fashion_mnist_folder_with_broken_files_loads_every_valid_image(fmnist, 
         else:  # JPEG at quality 95: close, not exact
             assert np.abs(got.astype(int) - x[idx]).mean() < 4
         assert ds.class_names[labels[by_path[str(p)]]] == str(y[idx])
+
+
+def test_fashion_mnist_offline_lists_every_file(home, monkeypatch):
+    import cnnkit.data.datasets.fashion_mnist as mod
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(mod, "BASE_URL", f"http://127.0.0.1:{port}/")
+    monkeypatch.setattr(mod, "DEBIAN_DIRS", {"fashion-mnist": str(home / "no-debian")})
+    with pytest.raises(DatasetUnavailableError) as info:
+        fashion_mnist.load_data()
+    msg = str(info.value)
+    assert f"Put train-labels-idx1-ubyte.gz in {home / 'fashion-mnist'}" in msg
+    assert msg.endswith(
+        "Fashion-MNIST needs all four files there: train-labels-idx1-ubyte.gz, train-images-idx3-ubyte.gz, "
+        f"t10k-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz (from http://127.0.0.1:{port}/), or Debian's "
+        "dataset-fashion-mnist package (apt-get install dataset-fashion-mnist)."
+    )

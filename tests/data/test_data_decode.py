@@ -194,3 +194,16 @@ def test_unknown_interpolation():
         "Unsupported interpolation. Expected one of ['bilinear', 'nearest', 'bicubic', 'area', 'lanczos3', "
         "'lanczos5']. Received: interpolation='cubic-spline'. Pick one of the supported names."
     )
+
+
+def test_jpeg_draft_is_close_and_leaves_other_formats_alone(tmp_path):
+    yy, xx = np.mgrid[0:240, 0:320]
+    smooth = np.stack([xx * 255 // 319, yy * 255 // 239, (xx + yy) * 255 // 558], axis=-1).astype(np.uint8)
+    jpg = save(Image.fromarray(smooth), tmp_path / "s.jpg", quality=95)
+    full = load_array(jpg, image_size=(32, 40)).astype(int)
+    fast = load_array(jpg, image_size=(32, 40), jpeg_draft=True).astype(int)
+    assert fast.shape == full.shape
+    assert 0 < np.abs(fast - full).mean() < 2.0  # a different (DCT-scaled) decode of the same smooth picture
+    png = save(Image.fromarray(smooth), tmp_path / "s.png")
+    same = load_array(png, image_size=(32, 40), jpeg_draft=True)
+    np.testing.assert_array_equal(same, load_array(png, image_size=(32, 40)))

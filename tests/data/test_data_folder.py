@@ -261,3 +261,31 @@ def test_parallel_decode_matches_serial(tmp_path):
     ds2 = idfd(tmp_path / "d", image_size=(5, 6), shuffle=False, verbose=False, workers=2)
     ds1 = idfd(tmp_path / "d", image_size=(5, 6), shuffle=False, verbose=False, workers=1)
     np.testing.assert_array_equal(ds2.as_numpy()[0], ds1.as_numpy()[0])
+
+
+def test_unbatched_and_label_errors(folder, capsys, monkeypatch):
+    single = idfd(folder, image_size=(8, 8), batch_size=None, shuffle=False, verbose=False)
+    x, y = next(iter(single))
+    assert x.shape == (8, 8, 3) and y.shape == () and len(single) == 17
+    with pytest.raises(ValueError) as info:
+        idfd(folder, labels=[0, 1], verbose=False)
+    assert str(info.value) == (
+        "The number of labels does not match the number of image files. Expected one label per file, in the sorted "
+        f"order of the file paths (18 files in {str(folder)!r}). Received: len(labels)=2. "  # .hidden counts (Keras)
+        "Pass one integer label per image file."
+    )
+    with pytest.raises(ValueError) as info:
+        idfd(folder, class_names=["cats", "lions"], verbose=False)
+    assert str(info.value) == (
+        "The class_names passed do not match the sub-folders of the directory. Expected names from "
+        "['birds', 'cats', 'dogs'] (or a subset of them). Received: class_names=['cats', 'lions']. "
+        "Fix the names or leave class_names=None to use every sub-folder in alphabetical order."
+    )
+    # Keras' own messages on stdout, and a progress bar for large folders
+    import cnnkit.data.loader as loader
+
+    monkeypatch.setattr(loader, "PROGRESS_MIN_FILES", 10)
+    idfd(folder, image_size=(8, 8), validation_split=0.25, subset="training", seed=1)
+    out = capsys.readouterr()
+    assert out.out == "Found 17 files belonging to 3 classes.\nUsing 13 files for training.\n"
+    assert "Decoding images [" in out.err and "13/13" in out.err

@@ -148,3 +148,13 @@ def test_initializers_follow_keras_fans_and_distributions():
     # Truncated at two standard deviations of the scaled (untruncated) normal; overall std = sqrt(2 / fan_in).
     assert abs(he.std().item() - np.sqrt(2 / (9 * 64))) / np.sqrt(2 / (9 * 64)) < 0.02
     assert he.abs().max() <= 2 * np.sqrt(2 / (9 * 64)) / 0.87962566103423978 + 1e-6
+
+
+@pytest.mark.parametrize("padding,strides", [("valid", 1), ("same", 1), ("same", 2)])
+def test_fused_inference_convolution_is_bit_identical(padding, strides):
+    conv = L.Conv2D(8, 3, strides=strides, padding=padding, activation="relu")
+    x = torch.randn(4, 9, 10, 3)
+    with torch.no_grad():
+        fused = conv(x)
+    unfused = conv(x)  # autograd on: the plain conv2d + relu path
+    assert torch.equal(fused, unfused.detach())

@@ -104,10 +104,11 @@ def test_flip_exact(mode, flip):
 def test_affine_sampling_matches_keras(fill_mode, interpolation):
     from keras import ops
 
-    x = images(b=3, h=7, w=10)
-    t = torch.tensor([[1.1, 0.3, -2.0, -0.2, 0.9, 1.5], [0.7, -0.4, 3.2, 0.5, 1.2, -2.7], [1, 0, 0.4, 0, 1, -0.6]])
+    x = images(b=4, h=7, w=10)
+    t = torch.tensor([[1.1, 0.3, -2.0, -0.2, 0.9, 1.5], [0.7, -0.4, 3.2, 0.5, 1.2, -2.7], [1, 0, 0.4, 0, 1, -0.6],
+                      [2.5, 0.1, -23.7, 0.0, 1.9, 16.2]])  # the last reaches two image sizes out  # fmt: skip
     ours = A.affine_sample(x, t, interpolation, fill_mode, fill_value=17.0)
-    t8 = np.concatenate([t.numpy(), np.zeros((3, 2), np.float32)], axis=1)
+    t8 = np.concatenate([t.numpy(), np.zeros((4, 2), np.float32)], axis=1)
     ref = ops.convert_to_numpy(ops.image.affine_transform(x.numpy(), t8, interpolation, fill_mode, 17.0))
     np.testing.assert_allclose(ours.numpy(), ref, atol=ATOL)
 

@@ -26,46 +26,23 @@ def uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Ge
 def random_flip(images: torch.Tensor, mode: str, generator: torch.Generator | None) -> torch.Tensor:
     """Flip each image with probability 1/2. As Keras 3, "horizontal_and_vertical" draws one coin per image and
     flips both axes on heads (a 180 degree turn)."""
-    flips = (torch.rand((images.shape[0], 1, 1, 1), generator=generator) <= 0.5).to(images.device)
-    out = images
+    flips = torch.rand((images.shape[0],), generator=generator) <= 0.5
+    idx = flips.nonzero().squeeze(1).to(images.device)
+    if idx.numel() == 0:
+        return images
+    chosen = images.index_select(0, idx)  # copy and flip only the images that drew heads
     if mode in ("horizontal", "horizontal_and_vertical"):
-        out = torch.where(flips, out.flip(2), out)
+        chosen = chosen.flip(2)
     if mode in ("vertical", "horizontal_and_vertical"):
-        out = torch.where(flips, out.flip(1), out)
-    return out
+        chosen = chosen.flip(1)
+    return images.clone().index_copy_(0, idx, chosen)
 
 
 # -- affine sampling ------------------------------------------------------------------------------------------------
-def _fix_index(index: torch.Tensor, size: int, fill_mode: str) -> torch.Tensor:
-    if fill_mode == "wrap":
-        return torch.remainder(index, size)
-    if fill_mode == "reflect":  # half-sample symmetric: -1 -> 0, -2 -> 1, size -> size - 1
-        period = 2 * size
-        index = torch.remainder(index, period)
-        return torch.where(index >= size, period - 1 - index, index)
-    return index.clamp(0, size - 1)  # nearest
-
-
-def _pad_axis(x: torch.Tensor, dim: int, pad: int, fill_mode: str) -> torch.Tensor:
-    size = x.shape[dim]
-    if pad <= size and fill_mode in ("reflect", "wrap"):
-        # Slices and flips are much cheaper than a gather; pad <= size covers every practical augmentation.
-        head, tail = x.narrow(dim, 0, pad), x.narrow(dim, size - pad, pad)
-        before, after = (head.flip(dim), tail.flip(dim)) if fill_mode == "reflect" else (tail, head)
-        return torch.cat([before, x, after], dim=dim)
-    index = _fix_index(torch.arange(-pad, size + pad, device=x.device), size, fill_mode)
-    return x.index_select(dim, index)
-
-
-def _pad(images: torch.Tensor, pad: int, fill_mode: str, fill_value: float) -> torch.Tensor:
-    """Extend (B, C, H, W) by ``pad`` pixels per side the way Keras fixes out-of-range sample indices."""
-    if pad == 0:
-        return images
-    if fill_mode == "constant":
-        return F.pad(images, (pad, pad, pad, pad), value=fill_value)
-    if fill_mode == "nearest":
-        return F.pad(images, (pad, pad, pad, pad), mode="replicate")
-    return _pad_axis(_pad_axis(images, 2, pad, fill_mode), 3, pad, fill_mode)
+def _wrap_pad1(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) with one wrapped-around pixel on every side."""
+    x = torch.cat([x[:, :, -1:], x, x[:, :, :1]], dim=2)
+    return torch.cat([x[:, :, :, -1:], x, x[:, :, :, :1]], dim=3)
 
 
 @functools.lru_cache(maxsize=16)
@@ -84,25 +61,40 @@ def affine_sample(
 ) -> torch.Tensor:
     """Resample each image through its (6,) transform (see the module docstring); returns the same shape.
 
-    Keras maps each out-of-range *corner index* through the fill mode. Padding the image with exactly those values
-    and interpolating inside the padded image is the same arithmetic, and lets ``grid_sample`` do the work.
+    Keras maps each interpolation tap's *index* through the fill mode. ``grid_sample`` gives the same numbers:
+    linear interpolation commutes with reflecting about a pixel edge, so "reflect" is its "reflection" mode
+    (align_corners=False); "nearest" clamps taps, which is its "border" mode; "constant" is a one-pixel border of
+    ``fill_value``; "wrap", which grid_sample lacks, pads the image with wrapped copies first.
     """
     b, h, w, c = images.shape
     t = transforms.to(images.device, torch.float32)
+    x = images.permute(0, 3, 1, 2)
+    pad, mode = 0, "border"
+    if fill_mode == "reflect":
+        mode = "reflection"
+    elif fill_mode == "constant":
+        pad = 1
+        x = F.pad(x, (1, 1, 1, 1), value=fill_value)
+    elif fill_mode == "wrap":  # coordinates taken modulo the size, one wrapped pixel for the last tap
+        pad = 1
+        x = _wrap_pad1(x)
+    # pixel coordinate u (0 .. size-1 in the unpadded image) -> grid value (2 (u + pad) + 1) / padded_size - 1
+    sx, sy = 2.0 / (w + 2 * pad), 2.0 / (h + 2 * pad)
     xs, ys = _base_grid(h, w, images.device)
-    x_in = t[:, 0:1] * xs + t[:, 1:2] * ys + t[:, 2:3]  # (B, H*W): cheaper as three broadcasts than a matmul
-    y_in = t[:, 3:4] * xs + t[:, 4:5] * ys + t[:, 5:6]
-    coords = torch.stack([x_in, y_in], dim=-1)  # (B, H*W, 2) input (x, y)
-    if interpolation == "nearest":  # round here (half to even, as Keras): normalizing could tip a .5 either way
-        coords = torch.round(coords)
-    lo, hi = torch.aminmax(coords)
-    reach = max(float(-lo), float(hi) - (min(h, w) - 1))
-    # Beyond two image sizes every fill mode has repeated itself; farther points are clamped (a margin case).
-    pad = min(max(0, math.ceil(reach) + 1), 2 * max(h, w))
-    padded = _pad(images.permute(0, 3, 1, 2).contiguous(), pad, fill_mode, fill_value)  # NCHW samples fastest
-    scale = torch.tensor([2.0 / (w + 2 * pad - 1), 2.0 / (h + 2 * pad - 1)], device=images.device)
-    grid = ((coords + pad) * scale - 1.0).reshape(b, h, w, 2)
-    out = F.grid_sample(padded, grid, mode=interpolation, padding_mode="border", align_corners=True)
+    if interpolation == "nearest" or fill_mode == "wrap":  # work in pixel space first
+        u = t[:, 0:1] * xs + t[:, 1:2] * ys + t[:, 2:3]
+        v = t[:, 3:4] * xs + t[:, 4:5] * ys + t[:, 5:6]
+        if interpolation == "nearest":  # round here (half to even, as Keras): normalizing could tip a .5
+            u, v = torch.round(u), torch.round(v)
+        if fill_mode == "wrap":
+            u, v = torch.remainder(u, w), torch.remainder(v, h)
+        gx = u.add_(pad + 0.5).mul_(sx).sub_(1.0)
+        gy = v.add_(pad + 0.5).mul_(sy).sub_(1.0)
+    else:  # the shift and the normalization folded into the transform's coefficients
+        gx = (t[:, 0:1] * sx) * xs + (t[:, 1:2] * sx) * ys + ((t[:, 2:3] + pad + 0.5) * sx - 1.0)
+        gy = (t[:, 3:4] * sy) * xs + (t[:, 4:5] * sy) * ys + ((t[:, 5:6] + pad + 0.5) * sy - 1.0)
+    grid = torch.stack([gx, gy], dim=-1).reshape(b, h, w, 2)
+    out = F.grid_sample(x, grid, mode=interpolation, padding_mode=mode, align_corners=False)
     return out.permute(0, 2, 3, 1)
 
 

@@ -64,7 +64,7 @@ class ImageDataset:
         self.skipped = list(skipped)
         self.num_classes = num_classes if num_classes is not None else len(class_names or [])
         self._epoch = 0
-        self._prefetch = 2 if self.augment else 0
+        self._prefetch = 1 if self.augment else 0  # one thread overlaps augmentation with the training step
 
     # -- sizes ---------------------------------------------------------------------------------------------------
     @property
@@ -90,7 +90,7 @@ class ImageDataset:
         new.__dict__.update(changes)
         new._epoch = 0
         if changes.get("_maps"):
-            new._prefetch = max(new._prefetch, 2)
+            new._prefetch = max(new._prefetch, 1)
         return new
 
     def map(self, fn: Callable) -> ImageDataset:

@@ -26,6 +26,7 @@ class DecodeSettings:
     crop_to_aspect_ratio: bool = False
     pad_to_aspect_ratio: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    jpeg_draft: bool = False
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -45,6 +46,7 @@ class DecodeSettings:
             crop_to_aspect_ratio=self.crop_to_aspect_ratio,
             pad_to_aspect_ratio=self.pad_to_aspect_ratio,
             max_pixels=self.max_pixels,
+            jpeg_draft=self.jpeg_draft,
         )
 
 

@@ -111,6 +111,15 @@ class Model(Layer):
 
         save_model(self, filepath, overwrite=overwrite)
 
+    def export(self, filepath: str, format: str = "onnx", verbose: bool = True, **kwargs: Any) -> Any:  # noqa: A002
+        """Export for inference, as Keras' ``model.export``; ``format='onnx'`` (checked with onnxruntime)."""
+        from cnnkit.export import export_model
+
+        info = export_model(self, filepath, format=format, **kwargs)
+        if verbose:
+            print(f"Saved {format} model to {info.path} (max difference to PyTorch {info.max_abs_diff:.1e}).")
+        return info
+
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Write the weights alone (safetensors) to ``filepath``, atomically."""
         from cnnkit.models.saving import save_weights

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnkit.data.datasets.download import DEBIAN_DIRS, get_file
+from cnnkit.data.datasets.download import DEBIAN_DIRS, DatasetUnavailableError, get_file
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"  # Keras' mirror of the official files
 # sha256 of the *uncompressed* IDX bytes: Debian's dataset-fashion-mnist recompresses the upstream files, so the .gz
@@ -49,7 +49,13 @@ def load_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nda
         ((60000, 28, 28), dtype('uint8'))
     """
     local = [DEBIAN_DIRS["fashion-mnist"], str(Path.home() / ".keras" / "datasets" / "fashion-mnist")]
-    raw = {name: _read_verified(name, local) for name in FILES}
+    try:
+        raw = {name: _read_verified(name, local) for name in FILES}
+    except DatasetUnavailableError as e:
+        raise DatasetUnavailableError(
+            f"{e} Fashion-MNIST needs all four files there: {', '.join(FILES)} (from {BASE_URL}), "
+            "or Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist)."
+        ) from None
     y_train = np.frombuffer(raw["train-labels-idx1-ubyte.gz"], np.uint8, offset=8)
     x_train = np.frombuffer(raw["train-images-idx3-ubyte.gz"], np.uint8, offset=16).reshape(len(y_train), 28, 28)
     y_test = np.frombuffer(raw["t10k-labels-idx1-ubyte.gz"], np.uint8, offset=8)

@@ -1,0 +1,53 @@
+"""`cnnkit serve MODEL`: a JSON web service that classifies the images it is sent."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from cnnkit.cli._format import command_parser
+
+EXAMPLES = """\
+  cnnkit serve runs/flowers --port 8000
+  curl --data-binary @photo.jpg 'http://127.0.0.1:8000/predict?top_k=3'
+  curl http://127.0.0.1:8000/info
+
+Listens on 127.0.0.1 unless --host says otherwise (it has no authentication: keep it behind a proxy).
+"""
+
+
+def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
+    p = command_parser(sub, "serve", parents, "serve a trained model over HTTP", __doc__, EXAMPLES)
+    p.add_argument("model", metavar="MODEL", help="a .cnnkit model file (or the run folder holding model.cnnkit)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from cnnkit.serve import Predictor, make_app_server
+
+    server = make_app_server(Predictor.from_path(args.model), args.host, args.port)
+    host, port = server.server_address[:2]
+    # Requests are served in a thread; the main thread only waits for Ctrl-C or SIGTERM (`kill`, `docker stop`),
+    # so that a signal never lands in the middle of a request, and then shuts the server down cleanly.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    thread = threading.Thread(target=server.serve_forever, name="cnnkit-serve", daemon=True)
+    thread.start()
+    print(f"Serving {args.model} on http://{host}:{port} (POST /predict, GET /info, GET /health). Ctrl-C stops.")
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+    print("Stopped.")
+    return 0

@@ -1,0 +1,139 @@
+"""The classifiers `cnnkit train` can build: the tutorial CNN or any zoo model, and the default choice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnnkit.pipeline.inspect import DataSummary
+
+__all__ = ["TUTORIAL", "choose_defaults", "build_classifier", "available_models"]
+
+TUTORIAL = "tutorial"
+
+
+def zoo() -> Any:
+    """The zoo registry module, after importing ``cnnkit.applications`` (which registers every family)."""
+    import cnnkit.applications  # noqa: F401 - importing the package registers the models
+    from cnnkit.applications import registry
+
+    return registry
+
+
+def available_models() -> list[str]:
+    """``tutorial`` and the registered zoo models."""
+    try:
+        return [TUTORIAL, *zoo().list_models()]
+    except ImportError:
+        return [TUTORIAL]
+
+
+def choose_defaults(summary: DataSummary, model: str | None, image_size: int | None) -> tuple[str, int]:
+    """The model and the (square) image size to train at, from what the data looks like.
+
+    Small images (up to 64 pixels) or small data sets (under 2000 images) train best and fastest with the tutorial
+    CNN at the images' own size (at least 16); larger data sets of larger images use ResNet20 at 64 pixels, which is
+    fast enough on a CPU and much stronger.
+    """
+    typical = max(summary.image_size)
+    if model is None:
+        small = typical <= 64 or summary.num_images < 2000
+        model = TUTORIAL if small or "ResNet20" not in available_models() else "ResNet20"
+    if image_size is None:
+        if model == TUTORIAL:
+            image_size = max(16, min(typical, 64))
+        elif model == "ResNet20":
+            image_size = max(32, min(typical, 64))
+        else:
+            image_size = 224 if typical >= 160 else 128
+    return model, int(image_size)
+
+
+def _tutorial(input_shape: tuple[int, int, int], num_classes: int, augment: bool) -> Any:
+    """The classic small CNN of the tutorials, with a Rescaling layer so that it takes 0..255 pixels."""
+    from cnnkit import layers
+    from cnnkit.models import Sequential
+
+    # Explicit names: a backup restored into a model built later in the same process must find the same keys.
+    model = Sequential(name="tutorial_cnn")
+    model.add(layers.Input(shape=input_shape))
+    model.add(layers.Rescaling(1.0 / 255, name="rescaling"))
+    model.add(layers.Conv2D(32, (3, 3), activation="relu", name="conv2d"))
+    model.add(layers.MaxPooling2D((2, 2), name="max_pooling2d"))
+    model.add(layers.Conv2D(64, (3, 3), activation="relu", name="conv2d_1"))
+    model.add(layers.MaxPooling2D((2, 2), name="max_pooling2d_1"))
+    model.add(layers.Flatten(name="flatten"))
+    model.add(layers.Dense(128, activation="relu", name="dense"))
+    if augment:
+        model.add(layers.Dropout(0.3, name="dropout"))
+    model.add(layers.Dense(num_classes, activation="softmax", name="predictions"))
+    return model
+
+
+def build_classifier(
+    name: str, input_shape: tuple[int, int, int], num_classes: int, pretrained: bool = False, augment: bool = True
+) -> Any:
+    """A model mapping 0..255 images of ``input_shape`` to ``num_classes`` softmax probabilities.
+
+    Zoo models are built with ``classes=num_classes`` behind a Rescaling(1/255); with ``pretrained`` their ImageNet
+    (or first available) weights are loaded for the feature extractor, behind the preprocessing those weights were
+    trained with, and a new classification head is put on top.
+    """
+    if name == TUTORIAL:
+        if pretrained:
+            raise ValueError(
+                "The tutorial CNN has no pretrained weights. Expected a zoo model with --pretrained. "
+                "Received: --model tutorial --pretrained. Drop --pretrained or pick a model from `cnnkit zoo`."
+            )
+        return _tutorial(input_shape, num_classes, augment)
+    get_model = zoo().get_model
+    entry = zoo().get_model_entry(name)  # unknown names raise with close matches
+    from cnnkit import layers
+    from cnnkit.models import Model
+
+    inputs = layers.Input(shape=input_shape, name="image")
+    if not pretrained:
+        base = get_model(name, weights=None, input_shape=input_shape, classes=num_classes)
+        outputs = base(layers.Rescaling(1.0 / 255, name="rescaling")(inputs))
+        return Model(inputs, outputs, name=f"{name.lower()}_classifier")
+    if not entry.weights:
+        raise ValueError(
+            f"{name} has no pretrained weights. Expected a model with weights (see `cnnkit zoo`). "
+            f"Received: --model {name} --pretrained. Drop --pretrained or pick another model."
+        )
+    key = "imagenet" if "imagenet" in entry.weights else next(iter(entry.weights))
+    base = get_model(name, weights=key, include_top=False, input_shape=input_shape, pooling="avg")
+    x = _preprocess(inputs, entry.weights[key].preprocessing)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(base(x))
+    return Model(inputs, outputs, name=f"{name.lower()}_classifier")
+
+
+# ImageNet statistics of the published weights (torchvision's and Keras' preprocess_input).
+_TORCH_MEAN, _TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+def _preprocess(x: Any, mode: str) -> Any:
+    """The pretrained weights' input preprocessing, with core layers only (so that load_model needs nothing else).
+
+    The model keeps taking 0..255 RGB images, like every cnnkit classifier.
+    """
+    import numpy as np
+
+    from cnnkit import layers
+
+    if mode == "torch":
+        scale = [1.0 / (255.0 * s) for s in _TORCH_STD]
+        offset = [-m / s for m, s in zip(_TORCH_MEAN, _TORCH_STD, strict=True)]
+        return layers.Rescaling(scale, offset, name="preprocess")(x)
+    if mode == "tf":
+        return layers.Rescaling(1.0 / 127.5, -1.0, name="preprocess")(x)
+    if mode == "caffe":
+        # RGB -> BGR and mean subtraction as a frozen 1x1 convolution: a fixed permutation plus a bias.
+        conv = layers.Conv2D(3, 1, name="preprocess", trainable=False)
+        y = conv(x)
+        kernel = np.zeros((1, 1, 3, 3), np.float32)
+        for out_channel in range(3):
+            kernel[0, 0, 2 - out_channel, out_channel] = 1.0
+        conv.set_weights([kernel, -np.asarray(_CAFFE_MEAN_BGR, np.float32)])
+        return y
+    return layers.Rescaling(1.0 / 255, name="preprocess")(x)
