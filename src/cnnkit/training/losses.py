@@ -83,9 +83,10 @@ def binary_crossentropy(
     if from_logits:
         per_entry = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
     else:
-        # torch refuses binary_cross_entropy under autocast; the inputs are float32 already, so step out of it.
-        with torch.autocast(device_type=y_pred.device.type, enabled=False):
-            per_entry = F.binary_cross_entropy(y_pred.clamp(EPSILON, 1.0 - EPSILON), y_true, reduction="none")
+        # Written out rather than F.binary_cross_entropy: torch's kernel raises on NaN predictions (Keras returns
+        # NaN, which TerminateOnNaN needs to see) and refuses to run under autocast.
+        p = y_pred.float().clamp(EPSILON, 1.0 - EPSILON)
+        per_entry = -(y_true * torch.log(p) + (1.0 - y_true) * torch.log(1.0 - p))
     return per_entry.mean(dim=axis)
 
 
