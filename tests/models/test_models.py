@@ -203,3 +203,27 @@ def test_input_dim_and_json_round_trip():
     inputs = L.Input((3,))
     functional = Model(inputs, L.Dense(2)(inputs))
     assert Model.from_config(functional.get_config()).count_params() == 8
+
+
+def test_training_relu_after_pooling_gives_identical_outputs_and_gradients():
+    model = tutorial_model()
+    x = torch.rand(4, 64, 64, 3)
+
+    def run(deferred):
+        for w in model.trainable_weights:
+            w.grad = None
+        if deferred:
+            out = model(x, training=True)  # Sequential moves each conv's ReLU after the following max pooling
+        else:
+            out = x
+            for layer in model.layers:
+                out = layer(out, training=True)
+        out.sum().backward()
+        return out.detach(), [w.grad.clone() for w in model.trainable_weights]
+
+    assert model._relu_after_pool() == {0, 2}
+    out_a, grads_a = run(True)
+    out_b, grads_b = run(False)
+    assert torch.equal(out_a, out_b)
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)  # same math; only summation order may differ

