@@ -1,31 +1,4 @@
 """Public callbacks, as ``keras.callbacks``: ``from cnnkit.callbacks import EarlyStopping``."""
 
-from cnnkit.training.callbacks import (
-    BackupAndRestore,
-    Callback,
-    CallbackList,
-    CSVLogger,
-    EarlyStopping,
-    History,
-    LambdaCallback,
-    LearningRateScheduler,
-    ModelCheckpoint,
-    ProgbarLogger,
-    ReduceLROnPlateau,
-    TerminateOnNaN,
-)
-
-__all__ = [
-    "BackupAndRestore",
-    "Callback",
-    "CallbackList",
-    "CSVLogger",
-    "EarlyStopping",
-    "History",
-    "LambdaCallback",
-    "LearningRateScheduler",
-    "ModelCheckpoint",
-    "ProgbarLogger",
-    "ReduceLROnPlateau",
-    "TerminateOnNaN",
-]
+from cnnkit.training.callbacks import *  # noqa: F403
+from cnnkit.training.callbacks import __all__  # noqa: F401
