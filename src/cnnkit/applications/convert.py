@@ -7,10 +7,12 @@ arrays out, each with the reason for its transformation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
+
+from cnnkit.models.saving import assign_weights  # the one name-and-shape checked copy, shared with load_weights
 
 __all__ = [
     "torchvision_to_cnnkit",
@@ -106,41 +108,3 @@ def fold_bias_into_batchnorm(conv_bias: torch.Tensor, moving_mean: torch.Tensor)
     mean absorbs b exactly as well. This is how Keras' ResNet50 (biased convs) loads into bias-free convs, exactly.
     """
     return moving_mean - conv_bias
-
-
-def _describe(keys: Iterable[str], limit: int = 8) -> str:
-    keys = sorted(keys)
-    shown = ", ".join(keys[:limit])
-    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
-
-
-def assign_weights(model: torch.nn.Module, weights: Mapping[str, torch.Tensor], source: str) -> None:
-    """Copies converted weights into `model` after checking every name and shape; nothing is copied on error.
-
-    Raises:
-        ValueError: naming the missing keys, the unexpected keys and the shape mismatches.
-    """
-    target = model.state_dict()
-    missing = set(target) - set(weights)
-    unexpected = set(weights) - set(target)
-    mismatched = [
-        f"{k}: file {tuple(weights[k].shape)} vs model {tuple(target[k].shape)}"
-        for k in sorted(set(target) & set(weights))
-        if tuple(weights[k].shape) != tuple(target[k].shape)
-    ]
-    if missing or unexpected or mismatched:
-        problems = []
-        if missing:
-            problems.append(f"missing keys ({len(missing)}): {_describe(missing)}")
-        if unexpected:
-            problems.append(f"unexpected keys ({len(unexpected)}): {_describe(unexpected)}")
-        if mismatched:
-            problems.append(f"shape mismatches ({len(mismatched)}): {'; '.join(mismatched[:8])}")
-        raise ValueError(
-            f"The weights do not fit the model. Expected exactly the model's {len(target)} weights with the same "
-            f"shapes. Received: {source} with " + "; ".join(problems) + ". Build the model with the architecture, "
-            "input size, include_top and classes the weights were saved with."
-        )
-    with torch.no_grad():
-        for key, value in weights.items():
-            target[key].copy_(value.to(dtype=target[key].dtype))

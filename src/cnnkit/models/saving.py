@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
@@ -193,10 +193,48 @@ def load_model(
     return model
 
 
+def _describe(keys: Iterable[str], limit: int = 8) -> str:
+    keys = sorted(keys)
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def assign_weights(model: torch.nn.Module, weights: Mapping[str, torch.Tensor], source: str) -> None:
+    """Copy ``weights`` into ``model`` after checking every name and shape; nothing is copied on error.
+
+    Raises:
+        ValueError: naming the missing keys, the unexpected keys and the shape mismatches.
+    """
+    target = model.state_dict()
+    missing = set(target) - set(weights)
+    unexpected = set(weights) - set(target)
+    mismatched = [
+        f"{k}: file {tuple(weights[k].shape)} vs model {tuple(target[k].shape)}"
+        for k in sorted(set(target) & set(weights))
+        if tuple(weights[k].shape) != tuple(target[k].shape)
+    ]
+    if missing or unexpected or mismatched:
+        problems = []
+        if missing:
+            problems.append(f"missing keys ({len(missing)}): {_describe(missing)}")
+        if unexpected:
+            problems.append(f"unexpected keys ({len(unexpected)}): {_describe(unexpected)}")
+        if mismatched:
+            problems.append(f"shape mismatches ({len(mismatched)}): {'; '.join(mismatched[:8])}")
+        raise ValueError(
+            f"The weights do not fit the model. Expected exactly the model's {len(target)} weights with the same "
+            f"shapes. Received: {source} with " + "; ".join(problems) + ". Build the model with the architecture, "
+            "input size, include_top and classes the weights were saved with."
+        )
+    with torch.no_grad():
+        for key, value in weights.items():
+            target[key].copy_(value.to(dtype=target[key].dtype))
+
+
 def load_state(
     model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str, order: list[str] | None = None
 ) -> None:
-    """Copy ``tensors`` into ``model`` after checking names and shapes; say exactly what does not match.
+    """Copy ``tensors`` into ``model`` by name, checked by :func:`assign_weights`.
 
     When the names differ but ``order`` (the saved key order) lines up with the model's weights one to one with the
     same shapes, the weights are matched by position, as Keras matches a twin model's weights.
@@ -205,26 +243,7 @@ def load_state(
     if set(own) != set(tensors) and order is not None and set(order) == set(tensors) and len(order) == len(own):
         if all(tensors[k].shape == v.shape for k, v in zip(order, own.values())):
             tensors = {mine: tensors[theirs] for mine, theirs in zip(own, order)}
-    missing = [k for k in own if k not in tensors]
-    unexpected = [k for k in tensors if k not in own]
-    wrong = [
-        f"{k}: file {tuple(tensors[k].shape)}, model {tuple(own[k].shape)}"
-        for k in own
-        if k in tensors and tensors[k].shape != own[k].shape
-    ]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing in the file: {', '.join(missing)}")
-        if unexpected:
-            parts.append(f"not in the model: {', '.join(unexpected)}")
-        if wrong:
-            parts.append(f"shape mismatch: {'; '.join(wrong)}")
-        raise ValueError(
-            f"The weights in {source!r} do not fit model {getattr(model, 'name', '?')!r} ({'; '.join(parts)}). "
-            f"Load them into the architecture they were saved from."
-        )
-    model.load_state_dict(tensors)
+    assign_weights(model, tensors, repr(source))
 
 
 def model_from_json(json_string: str, custom_objects: dict[str, type] | None = None) -> Layer:
