@@ -222,50 +222,44 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> torch.Tensor:
     return (y_true - y_pred).abs().mean(dim=-1)
 
 
-class BinaryCrossentropy(LossFunctionWrapper):
+class _Crossentropy(LossFunctionWrapper):
+    """Shared by the binary and categorical crossentropy classes: same arguments, another function."""
+
+    _fn: Callable[..., torch.Tensor]
+    _default_name: str
+
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            type(self)._fn, reduction=reduction, name=name or self._default_name, dtype=dtype,
+            from_logits=from_logits, label_smoothing=label_smoothing, axis=axis,
+        )  # fmt: skip
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def get_config(self) -> dict[str, Any]:
+        return {**Loss.get_config(self), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}  # fmt: skip
+
+
+class BinaryCrossentropy(_Crossentropy):
     """Binary crossentropy (`keras.losses.BinaryCrossentropy`)."""
 
-    def __init__(
-        self,
-        from_logits: bool = False,
-        label_smoothing: float = 0.0,
-        axis: int = -1,
-        reduction: str | None = "sum_over_batch_size",
-        name: str = "binary_crossentropy",
-        dtype: Any = None,
-    ) -> None:
-        super().__init__(
-            binary_crossentropy, reduction=reduction, name=name, dtype=dtype,
-            from_logits=from_logits, label_smoothing=label_smoothing, axis=axis,
-        )  # fmt: skip
-        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
-
-    def get_config(self) -> dict[str, Any]:
-        return {**Loss.get_config(self), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}  # fmt: skip
+    _fn = staticmethod(binary_crossentropy)
+    _default_name = "binary_crossentropy"
 
 
-class CategoricalCrossentropy(LossFunctionWrapper):
+class CategoricalCrossentropy(_Crossentropy):
     """Categorical crossentropy on one-hot labels (`keras.losses.CategoricalCrossentropy`)."""
 
-    def __init__(
-        self,
-        from_logits: bool = False,
-        label_smoothing: float = 0.0,
-        axis: int = -1,
-        reduction: str | None = "sum_over_batch_size",
-        name: str = "categorical_crossentropy",
-        dtype: Any = None,
-    ) -> None:
-        super().__init__(
-            categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
-            from_logits=from_logits, label_smoothing=label_smoothing, axis=axis,
-        )  # fmt: skip
-        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
-
-    def get_config(self) -> dict[str, Any]:
-        return {**Loss.get_config(self), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}  # fmt: skip
+    _fn = staticmethod(categorical_crossentropy)
+    _default_name = "categorical_crossentropy"
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
