@@ -151,10 +151,22 @@ def test_initializers_follow_keras_fans_and_distributions():
 
 
 @pytest.mark.parametrize("padding,strides", [("valid", 1), ("same", 1), ("same", 2)])
-def test_fused_inference_convolution_is_bit_identical(padding, strides):
+def test_fused_inference_convolution_is_bit_identical(padding, strides, monkeypatch):
+    from cnnkit.layers import conv as conv_module
+
+    decisions = []
+
+    def spy(x):
+        decisions.append(can_fuse(x))
+        return decisions[-1]
+
+    can_fuse = conv_module._can_fuse
+    monkeypatch.setattr(conv_module, "_can_fuse", spy)
     conv = L.Conv2D(8, 3, strides=strides, padding=padding, activation="relu")
     x = torch.randn(4, 9, 10, 3)
     with torch.no_grad():
         fused = conv(x)
+    if conv_module._FUSED_AVAILABLE:
+        assert decisions == [True]  # the fused oneDNN kernel really ran
     unfused = conv(x)  # autograd on: the plain conv2d + relu path
     assert torch.equal(fused, unfused.detach())
