@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import pickle
-import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from cnnkit.models.keras_h5 import legacy_layers
+from cnnkit.models.saving import read_archive
 
 __all__ = ["detect_format", "read_torch_state_dict", "read_keras_h5", "read_cnnkit_weights"]
 
@@ -82,18 +84,7 @@ def read_keras_h5(path: str | os.PathLike) -> OrderedDict[str, list[np.ndarray]]
                 name = _decode(vars_group.attrs.get("name", key))
                 out[name] = [np.asarray(vars_group[str(i)]) for i in range(len(vars_group))]
             return out
-        root = f["model_weights"] if "model_weights" in f else f
-        if "layer_names" not in root.attrs:
-            raise ValueError(
-                "The .h5 file is not a Keras weights file. Expected a 'layer_names' attribute or a 'layers' group. "
-                f"Received: weights={str(path)!r} with top-level keys {list(f.keys())[:5]}. Save the model with "
-                "Keras' save_weights()."
-            )
-        for layer_name in (_decode(n) for n in root.attrs["layer_names"]):
-            group = root[layer_name]
-            names = [_decode(n) for n in group.attrs.get("weight_names", [])]
-            if names:
-                out[layer_name] = [np.asarray(group[n]) for n in names]
+    out.update(legacy_layers(path))
     return out
 
 
@@ -103,6 +94,5 @@ def read_cnnkit_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     if detect_format(path) == "cnnkit":
-        with zipfile.ZipFile(path) as zf:
-            return load_bytes(zf.read("model.safetensors"))
+        return load_bytes(read_archive(path)["model.safetensors"])
     return load_file(str(path))

@@ -102,15 +102,27 @@ def _decode(values: Any) -> list[str]:
     return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
 
 
-def read_legacy(model: Layer, path: str, skip_mismatch: bool = False) -> None:
+def legacy_layers(path: str) -> list[tuple[str, list[np.ndarray]]]:
+    """(layer name, arrays) of every layer with weights in a legacy Keras ``.h5`` file, in model order."""
     with h5py.File(path, "r") as f:
         root = f["model_weights"] if "model_weights" in f else f
-        file_layers = []
+        if "layer_names" not in root.attrs:
+            raise ValueError(
+                "The .h5 file is not a Keras weights file. Expected a 'layer_names' attribute or a 'layers' group. "
+                f"Received: weights={str(path)!r} with top-level keys {list(f.keys())[:5]}. Save the model with "
+                "Keras' save_weights()."
+            )
+        out = []
         for name in _decode(root.attrs["layer_names"]):
             group = root[name]
             names = _decode(group.attrs.get("weight_names", []))
             if names:
-                file_layers.append((name, [np.asarray(group[w]) for w in names]))
+                out.append((name, [np.asarray(group[w]) for w in names]))
+    return out
+
+
+def read_legacy(model: Layer, path: str, skip_mismatch: bool = False) -> None:
+    file_layers = legacy_layers(path)
     model_layers = [layer for layer in model.layers if layer.get_weights()]
     problems, assignments = [], []
     if len(file_layers) != len(model_layers):
