@@ -24,7 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from cnnkit.layers.preprocessing import RandomFlip, RandomRotation  # noqa: E402
+from cnnkit.layers.preprocessing.image import RandomFlip, RandomRotation
 from cnnkit.utils import image_dataset_from_directory  # noqa: E402
 
 SIZE = (64, 64)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 import cnnkit
-from cnnkit.layers.naming import get_layer_class
+from cnnkit.layers.registry import get_layer_class
 
 
 def run_layer_test(

@@ -30,8 +30,8 @@ from cnnkit import (  # noqa: E402
     regularizers,
     utils,
 )
+from cnnkit.common.naming import clear_session
 from cnnkit.layers import Input  # noqa: E402
-from cnnkit.layers.naming import clear_session  # noqa: E402
 from cnnkit.models import Model, Sequential  # noqa: E402
 
 __all__ = [

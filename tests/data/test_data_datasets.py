@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from data_images import text_as_jpg, truncated_jpeg, zero_byte
 
-from cnnkit.data.datasets import download as dl
+from cnnkit.common import download as dl
 from cnnkit.datasets import DatasetUnavailableError, cifar10, cifar100, fashion_mnist, mnist, to_folder
 from cnnkit.utils import image_dataset_from_directory as idfd
 
@@ -123,7 +123,7 @@ def test_mnist_download_and_load(home, monkeypatch):
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     body = buf.getvalue()
-    import cnnkit.data.datasets.mnist as mod
+    import cnnkit.datasets.mnist as mod
 
     with _Server({"/mnist.npz": body}) as srv:
         monkeypatch.setattr(mod, "URL", srv.url + "/mnist.npz")
@@ -153,7 +153,7 @@ def test_cifar10_binary_layout(home, monkeypatch):
     recs["cifar-10-batches-bin/test_batch.bin"] = _records(3, 1, 9)
     body = _cifar_archive(recs)
     with _Server({"/c10.tgz": body}) as srv:
-        import cnnkit.data.datasets.cifar10 as mod
+        import cnnkit.datasets.cifar10 as mod
 
         monkeypatch.setattr(mod, "URL", srv.url + "/c10.tgz")
         monkeypatch.setattr(mod, "SHA256", hashlib.sha256(body).hexdigest())
@@ -170,7 +170,7 @@ def test_cifar10_binary_layout(home, monkeypatch):
 def test_cifar100_label_modes(home, monkeypatch, label_mode, column):
     recs = {"cifar-100-binary/train.bin": _records(4, 2, 1), "cifar-100-binary/test.bin": _records(2, 2, 2)}
     body = _cifar_archive(recs)
-    import cnnkit.data.datasets.cifar100 as mod
+    import cnnkit.datasets.cifar100 as mod
 
     (home / "cifar100").mkdir(parents=True)
     (home / "cifar100" / mod.FNAME).write_bytes(body)  # a local copy: no download needed
@@ -223,7 +223,7 @@ def test_fashion_mnist_folder_with_broken_files_loads_every_valid_image(fmnist, 
 
 
 def test_fashion_mnist_offline_lists_every_file(home, monkeypatch):
-    import cnnkit.data.datasets.fashion_mnist as mod
+    import cnnkit.datasets.fashion_mnist as mod
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -138,7 +138,7 @@ def test_activations_match_keras(name):
 
 
 def test_initializers_follow_keras_fans_and_distributions():
-    from cnnkit.layers import initializers
+    from cnnkit import initializers
 
     torch.manual_seed(0)
     glorot = initializers.get("glorot_uniform")((3, 3, 64, 128))

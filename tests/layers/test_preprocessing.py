@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cnnkit.data import augment as A
-from cnnkit.layers.preprocessing import (
+from cnnkit.layers.preprocessing.image import (
     CenterCrop,
     RandomBrightness,
     RandomContrast,
@@ -19,7 +19,7 @@ from cnnkit.layers.preprocessing import (
     RandomZoom,
     Resizing,
 )
-from cnnkit.layers.preprocessing_normalization import Normalization
+from cnnkit.layers.preprocessing.normalization import Normalization
 
 # Outputs are on a 0..255 scale in float32; the two implementations do the same arithmetic in a different order,
 # so they agree to a few float32 ulps of 255 (1e-3 leaves room for that and nothing else).

@@ -3,7 +3,7 @@
 import pytest
 
 import cnnkit
-from cnnkit.layers.naming import clear_session
+from cnnkit.common.naming import clear_session
 
 keras = pytest.importorskip("keras")
 

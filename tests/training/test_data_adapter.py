@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from cnnkit.common.progbar import Progbar, format_value, resolve_verbose
 from cnnkit.training import data_adapter as da
-from cnnkit.training.progbar import Progbar, format_value, resolve_verbose
 
 
 def test_conversions_follow_keras_floatx():

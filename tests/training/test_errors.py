@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cnnkit import callbacks, layers, models
-from cnnkit.training import runtime
-from cnnkit.training.progbar import resolve_verbose
+from cnnkit.common.progbar import resolve_verbose
+from cnnkit.training.device import resolve_device
 
 
 def model(units=3, activation="softmax"):
@@ -91,7 +91,7 @@ def test_bad_compile_arguments():
     with pytest.raises(ValueError, match=re.escape("mixed_float16 needs a CUDA device")):
         model().compile(optimizer="adam", loss="mse", dtype_policy="mixed_float16", device="cpu")
     with pytest.raises(ValueError, match=re.escape("Invalid device. Expected a string such as 'cpu' or 'cuda:0'")):
-        runtime.resolve_device("tpu:9")
+        resolve_device("tpu:9")
     m = model()
     m.compile(optimizer="adam", loss=None)
     with pytest.raises(ValueError, match=re.escape("No loss to optimize")):

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import cnnkit.metrics as cm
+from cnnkit.training.compile_utils import resolve_metric
 
 keras = pytest.importorskip("keras")
 from keras.src.utils import naming as keras_naming  # noqa: E402
@@ -132,7 +133,7 @@ def test_default_names_follow_keras():
 )  # fmt: skip
 @pytest.mark.parametrize("identifier", ["accuracy", "acc"])
 def test_resolve_accuracy_from_shapes(identifier, y_true, y_pred, expected):
-    metric = cm.resolve_metric(identifier, "mse", torch.zeros(y_true), torch.zeros(y_pred))
+    metric = resolve_metric(identifier, "mse", torch.zeros(y_true), torch.zeros(y_pred))
     assert type(metric) is expected and metric.name == identifier
 
 
@@ -142,25 +143,25 @@ def test_resolve_accuracy_from_shapes(identifier, y_true, y_pred, expected):
      ("categorical_crossentropy", cm.CategoricalAccuracy), ("CategoricalCrossentropy", cm.CategoricalAccuracy)],
 )  # fmt: skip
 def test_resolve_accuracy_from_loss(loss, expected):
-    assert type(cm.resolve_metric("accuracy", loss)) is expected
+    assert type(resolve_metric("accuracy", loss)) is expected
 
 
 def test_resolve_other_metrics_keep_their_names():
-    assert type(cm.resolve_metric("AUC")) is cm.AUC and cm.resolve_metric("AUC").name == "AUC"
-    assert cm.resolve_metric("precision").name == "precision"
-    assert type(cm.resolve_metric("mse")) is cm.MeanSquaredError and cm.resolve_metric("mse").name == "mse"
+    assert type(resolve_metric("AUC")) is cm.AUC and resolve_metric("AUC").name == "AUC"
+    assert resolve_metric("precision").name == "precision"
+    assert type(resolve_metric("mse")) is cm.MeanSquaredError and resolve_metric("mse").name == "mse"
     recall = cm.Recall(name="my_recall")
-    assert cm.resolve_metric(recall) is recall and recall.name == "my_recall"
+    assert resolve_metric(recall) is recall and recall.name == "my_recall"
 
     def hits(y_true, y_pred):
         return (y_true == y_pred).float()
 
-    assert cm.resolve_metric(hits).name == "hits"
+    assert resolve_metric(hits).name == "hits"
 
 
 def test_errors():
     with pytest.raises(ValueError) as err:
-        cm.resolve_metric("accuracy", "mse")
+        resolve_metric("accuracy", "mse")
     assert str(err.value) == (
         "Cannot tell which accuracy 'accuracy' means. Expected example labels and predictions, or a crossentropy "
         "loss. Received: loss='mse', y_true=None, y_pred=None. Pass y_true and y_pred from the first batch, or "

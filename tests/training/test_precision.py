@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from cnnkit import layers, models
-from cnnkit.mixed_precision import Policy, global_policy, set_global_policy
-from cnnkit.training.precision import LossScaler
+from cnnkit.mixed_precision import LossScaler, Policy, global_policy, set_global_policy
 from cnnkit.utils import set_random_seed
 
 

@@ -14,7 +14,7 @@ import torch
 from _tiny import TinyCNN, trainer_for
 
 from cnnkit import callbacks
-from cnnkit.training.checkpoint import CheckpointManager, load_state, save_state
+from cnnkit.saving.checkpoint import CheckpointManager, load_state, save_state
 
 HERE = Path(__file__).parent
 SRC = HERE.parent.parent / "src"

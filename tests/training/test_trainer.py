@@ -154,7 +154,7 @@ def test_predict_batches_without_gradients_and_returns_numpy():
 
 
 def test_large_cpu_predict_batches_run_in_slices_with_the_same_results():
-    from cnnkit.training.inference import cpu_chunk_size
+    from cnnkit.training.predict_utils import cpu_chunk_size
 
     set_random_seed(0)
     model = tutorial(cnnkit, size=64)  # conv1 output: 62*62*8 floats = 123 KB per image
@@ -265,9 +265,9 @@ def test_verbose_auto_prints_one_line_per_epoch_when_not_a_terminal(capsys):
 def test_malloc_thresholds_are_raised_on_glibc():
     import platform
 
-    from cnnkit.training import runtime
+    from cnnkit.common.malloc import tune_malloc
 
-    assert runtime.tune_malloc() is (platform.libc_ver()[0] == "glibc")
+    assert tune_malloc() is (platform.libc_ver()[0] == "glibc")
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import torch
 
-from cnnkit.models.saving import assign_weights  # the one name-and-shape checked copy, shared with load_weights
+from cnnkit.saving.weights import assign_weights
 
 __all__ = [
     "torchvision_to_cnnkit",

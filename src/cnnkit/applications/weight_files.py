@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnkit.models.keras_h5 import legacy_layers
-from cnnkit.models.saving import read_archive
+from cnnkit.saving.archive import read_archive
+from cnnkit.saving.keras_h5 import legacy_layers
 
 __all__ = ["detect_format", "read_torch_state_dict", "read_keras_h5", "read_cnnkit_weights"]
 

@@ -1,6 +1,7 @@
-"""``cnnkit.datasets`` (Keras' ``keras.datasets``): ``fashion_mnist.load_data()`` and friends, plus ``to_folder``."""
+"""Built-in datasets with Keras' ``load_data()`` arrays, and ``to_folder`` to write them as image folders."""
 
-from cnnkit.data.datasets import DatasetUnavailableError, to_folder
+from cnnkit.common.download import DatasetUnavailableError
 from cnnkit.datasets import cifar10, cifar100, fashion_mnist, mnist
+from cnnkit.datasets.to_folder import to_folder
 
 __all__ = ["DatasetUnavailableError", "cifar10", "cifar100", "fashion_mnist", "mnist", "to_folder"]

@@ -4,7 +4,6 @@ from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.conv import Conv2D, Convolution2D
 from cnnkit.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, LeakyReLU, ReLU, Softmax
 from cnnkit.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
-from cnnkit.layers.naming import register_layer
 from cnnkit.layers.normalization import BatchNormalization
 from cnnkit.layers.pooling import (
     AveragePooling2D,
@@ -16,7 +15,8 @@ from cnnkit.layers.pooling import (
     MaxPool2D,
     MaxPooling2D,
 )
-from cnnkit.layers.rescaling import Rescaling
+from cnnkit.layers.preprocessing.rescaling import Rescaling
+from cnnkit.layers.registry import register_layer
 from cnnkit.layers.reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
 
 __all__ = [
@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 # image preprocessing and augmentation (data helper)
-from cnnkit.layers.preprocessing import (  # noqa: E402
+from cnnkit.layers.preprocessing.image import (
     CenterCrop,
     RandomBrightness,
     RandomContrast,
@@ -70,7 +70,7 @@ from cnnkit.layers.preprocessing import (  # noqa: E402
     RandomZoom,
     Resizing,
 )
-from cnnkit.layers.preprocessing_normalization import Normalization  # noqa: E402
+from cnnkit.layers.preprocessing.normalization import Normalization
 
 __all__ += [
     "CenterCrop",

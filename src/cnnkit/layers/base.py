@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnnkit.layers import initializers
-from cnnkit.layers.naming import register_layer, to_snake_case, unique_name
+from cnnkit import initializers
+from cnnkit.common.naming import to_snake_case, unique_name
+from cnnkit.layers.registry import register_layer
 from cnnkit.layers.symbolic import KerasTensor, Node, flatten, is_symbolic, shape_of
 
 _CONTEXT = threading.local()  # the `training` flag of the outermost call, inherited by nested calls (as Keras)

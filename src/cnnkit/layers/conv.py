@@ -7,12 +7,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from cnnkit import regularizers
-from cnnkit.layers import activations, initializers
+from cnnkit import activations, initializers, regularizers
 from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.conv_utils import normalize_padding, normalize_tuple, output_length, same_padding
 from cnnkit.layers.core import _data_format
-from cnnkit.layers.naming import register_layer
+from cnnkit.layers.registry import register_layer
 
 # Keras stores a kernel as (kh, kw, in, out); torch wants (out, in, kh, kw).
 KERAS_TO_TORCH_KERNEL = (3, 2, 0, 1)

@@ -8,10 +8,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from cnnkit import regularizers
-from cnnkit.layers import activations, initializers
+from cnnkit import activations, initializers, regularizers
 from cnnkit.layers.base import InputSpec, Layer, _fmt
-from cnnkit.layers.naming import register_layer
+from cnnkit.layers.registry import register_layer
 from cnnkit.layers.symbolic import KerasTensor, Node
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from cnnkit.layers.base import Layer, _fmt
-from cnnkit.layers.naming import register_layer
+from cnnkit.layers.registry import register_layer
 
 
 class _Merge(Layer):

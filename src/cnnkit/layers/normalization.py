@@ -7,10 +7,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from cnnkit import regularizers
-from cnnkit.layers import initializers
+from cnnkit import initializers, regularizers
 from cnnkit.layers.base import InputSpec, Layer
-from cnnkit.layers.naming import register_layer
+from cnnkit.layers.registry import register_layer
 
 
 @register_layer

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.conv_utils import normalize_padding, normalize_tuple, output_length, same_padding
 from cnnkit.layers.core import _data_format
-from cnnkit.layers.naming import register_layer
+from cnnkit.layers.registry import register_layer
 
 
 class _Pooling2D(Layer):

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.conv_utils import normalize_tuple
 from cnnkit.layers.core import _data_format
-from cnnkit.layers.naming import register_layer
+from cnnkit.layers.registry import register_layer
 
 
 def _pairs(value: Any, name: str) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnkit.common.naming import unique_name
 from cnnkit.layers.base import Layer, _fmt
 from cnnkit.layers.core import InputLayer
-from cnnkit.layers.naming import register_layer, unique_name
+from cnnkit.layers.registry import register_layer
 from cnnkit.layers.symbolic import KerasTensor, Node, flatten
 from cnnkit.models.model import Model
 
@@ -177,7 +178,7 @@ class Functional(Model):
         return refs
 
     def get_config(self) -> dict[str, Any]:
-        from cnnkit.models.saving import serialize_layer
+        from cnnkit.saving.serialization import serialize_layer
 
         refs = self._node_refs()
 
@@ -206,7 +207,7 @@ class Functional(Model):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Functional:
-        from cnnkit.models.saving import deserialize_layer
+        from cnnkit.saving.serialization import deserialize_layer
 
         layers = {}
         produced: dict[str, list[list[KerasTensor]]] = {}

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from cnnkit.layers.base import Layer
-from cnnkit.layers.naming import register_layer
+from cnnkit.layers.registry import register_layer
 
 
 @register_layer
@@ -107,7 +107,7 @@ class Model(Layer):
     # ---------------------------------------------------------------------------------------------- saving
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Write the whole model (architecture, weights, optimizer state) to one ``.cnnkit`` file, atomically."""
-        from cnnkit.models.saving import save_model
+        from cnnkit.saving.archive import save_model
 
         save_model(self, filepath, overwrite=overwrite)
 
@@ -122,18 +122,18 @@ class Model(Layer):
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Write the weights alone (safetensors) to ``filepath``, atomically."""
-        from cnnkit.models.saving import save_weights
+        from cnnkit.saving.weights import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
         """Load weights from a cnnkit/safetensors file, or a Keras ``.weights.h5`` / legacy ``.h5`` file."""
-        from cnnkit.models.saving import load_weights
+        from cnnkit.saving.weights import load_weights
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def to_json(self, **kwargs: Any) -> str:
-        from cnnkit.models.saving import serialize_layer
+        from cnnkit.saving.serialization import serialize_layer
 
         return json.dumps(serialize_layer(self), **kwargs)
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import torch.nn.functional as F
 
-from cnnkit.layers import activations
+from cnnkit import activations
 from cnnkit.layers.base import Layer, _with_batch_none
 from cnnkit.layers.conv import Conv2D
 from cnnkit.layers.core import InputLayer
-from cnnkit.layers.naming import register_layer
 from cnnkit.layers.pooling import MaxPooling2D
+from cnnkit.layers.registry import register_layer
 from cnnkit.layers.symbolic import KerasTensor
 from cnnkit.models.model import Model
 
@@ -159,7 +159,7 @@ class Sequential(Model):
         return self.outputs[0]
 
     def get_config(self) -> dict[str, Any]:
-        from cnnkit.models.saving import serialize_layer
+        from cnnkit.saving.serialization import serialize_layer
 
         return {
             "name": self.name,
@@ -170,7 +170,7 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Sequential:
-        from cnnkit.models.saving import deserialize_layer
+        from cnnkit.saving.serialization import deserialize_layer
 
         model = cls(name=config["name"], trainable=config.get("trainable", True))
         for layer_config in config["layers"]:

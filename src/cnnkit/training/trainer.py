@@ -11,12 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from cnnkit import mixed_precision as precision
+from cnnkit.callbacks.callback_list import CallbackList, LazyLogs
+from cnnkit.common.malloc import tune_malloc
+from cnnkit.mixed_precision import Policy, global_policy
 from cnnkit.training import data_adapter as da
-from cnnkit.training import precision, runtime
-from cnnkit.training.callbacks.callback_list import CallbackList, LazyLogs
-from cnnkit.training.compiled import CompiledLossAndMetrics
-from cnnkit.training.inference import concat_to_numpy, cpu_chunk_size, split_rows
-from cnnkit.training.precision import Policy, global_policy
+from cnnkit.training.compile_utils import CompiledLossAndMetrics
+from cnnkit.training.device import resolve_device
+from cnnkit.training.predict_utils import concat_to_numpy, cpu_chunk_size, split_rows
 from cnnkit.training.trainer_state import TrainerState
 
 
@@ -78,7 +80,7 @@ class Trainer(TrainerState):
         self.optimizer = optimizers.get(optimizer)
         self._optimizer_params = None
         self.losses = CompiledLossAndMetrics(loss, loss_weights, metrics, weighted_metrics)
-        self.device = runtime.resolve_device(device)
+        self.device = resolve_device(device)
         self.policy = Policy(dtype_policy) if dtype_policy is not None else global_policy()
         if self.policy.autocast_dtype is torch.float16 and self.device.type != "cuda":
             raise ValueError(
@@ -107,7 +109,7 @@ class Trainer(TrainerState):
     # ------------------------------------------------------------------------------------------------- setup
     def _prepare(self, data: Any, for_training: bool) -> None:
         """Builds the model from the first batch, moves it to the device and builds the optimizer, in that order."""
-        runtime.tune_malloc()
+        tune_malloc()
         if not getattr(self.model, "built", True) or _has_uninitialized(self.model):
             x, _, _ = data.first_batch()
             with torch.no_grad():
@@ -391,7 +393,7 @@ def _has_uninitialized(model: torch.nn.Module) -> bool:
 def _model_device(model: torch.nn.Module) -> torch.device:
     p = next(iter(model.parameters()), None)
     if p is None or isinstance(p, torch.nn.parameter.UninitializedParameter):
-        return runtime.resolve_device(None)
+        return resolve_device(None)
     return p.device
 
 

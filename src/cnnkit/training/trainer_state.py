@@ -8,7 +8,7 @@ from typing import Any
 
 import safetensors.torch
 
-from cnnkit.training.checkpoint import capture_rng_state, flatten_state, restore_rng_state, unflatten_state
+from cnnkit.saving.checkpoint import capture_rng_state, flatten_state, restore_rng_state, unflatten_state
 
 
 def _serialize(obj: Any) -> Any:

@@ -1,7 +1,0 @@
-"""Built-in datasets with Keras' ``load_data()`` arrays, and ``to_folder`` to write them as image folders."""
-
-from cnnkit.data.datasets import cifar10, cifar100, fashion_mnist, mnist
-from cnnkit.data.datasets.download import DatasetUnavailableError
-from cnnkit.data.datasets.to_folder import to_folder
-
-__all__ = ["DatasetUnavailableError", "cifar10", "cifar100", "fashion_mnist", "mnist", "to_folder"]

@@ -1,0 +1,1 @@
+"""Preprocessing and augmentation layers (``keras.layers.Resizing``, ``RandomFlip``, ``Normalization``, ...)."""

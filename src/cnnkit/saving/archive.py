@@ -1,0 +1,88 @@
+"""The ``.cnnkit`` model file, without pickle.
+
+A ``.cnnkit`` file is a zip archive holding ``cnnkit.json`` (format marker), ``config.json`` (the architecture, as
+layer class names and constructor arguments) and ``model.safetensors`` (the weights); training state may add
+``optimizer.safetensors`` and ``training.json``. Loading reads JSON and safetensors only, and builds layers from
+cnnkit's registry (or the caller's ``custom_objects``): nothing in a file can make us import or run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from typing import Any
+
+from safetensors.torch import load as st_load
+
+import cnnkit
+from cnnkit.common.files import atomic_write
+from cnnkit.layers.base import Layer
+from cnnkit.saving.formats import _not_a_model, read_archive
+from cnnkit.saving.serialization import deserialize_layer, serialize_layer
+from cnnkit.saving.weights import load_state, weights_bytes
+
+FORMAT = "cnnkit-model"
+
+
+FORMAT_VERSION = 1
+
+
+def save_model(model: Layer, filepath: str | os.PathLike, overwrite: bool = True) -> None:
+    if not model.built:
+        raise ValueError(
+            f"Model {model.name!r} cannot be saved before it is built (its weights do not exist yet). Call it on data "
+            f"or give it an input shape first."
+        )
+    config = serialize_layer(model)
+    entries: dict[str, bytes] = {
+        "cnnkit.json": json.dumps(
+            {"format": FORMAT, "format_version": FORMAT_VERSION, "cnnkit_version": cnnkit.__version__}
+        ).encode(),
+        "config.json": json.dumps(config, indent=1).encode(),
+        "model.safetensors": weights_bytes(model),
+    }
+    trainer = getattr(model, "_trainer", None)
+    if trainer is not None and hasattr(trainer, "saved_state"):
+        entries.update(trainer.saved_state())  # extra entries (optimizer state, compile config) by name
+
+    def write(f: Any) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, data in entries.items():
+                archive.writestr(name, data)
+
+    atomic_write(filepath, write, overwrite)
+
+
+def load_model(
+    filepath: str | os.PathLike, custom_objects: dict[str, type] | None = None, compile: bool = True
+) -> Layer:
+    """Rebuild a model saved with ``model.save()``: architecture, weights and (if saved) optimizer state.
+
+    Example:
+        >>> model = cnnkit.models.load_model("model.cnnkit")
+    """
+    path = os.fspath(filepath)
+    entries = read_archive(path)
+    try:
+        marker = json.loads(entries.get("cnnkit.json", b"{}"))
+        config = json.loads(entries["config.json"])
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise _not_a_model(path, f"its JSON is corrupt ({e})", "Save the model again.") from None
+    if marker.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
+        raise ValueError(
+            f"{path!r} was written by a newer cnnkit (format version {marker['format_version']}). Expected format "
+            f"version <= {FORMAT_VERSION}. Upgrade cnnkit to load it."
+        )
+    model = deserialize_layer(config, custom_objects)
+    try:
+        tensors = st_load(entries["model.safetensors"])
+    except Exception as e:  # safetensors raises its own error types for corrupt data
+        raise _not_a_model(path, f"its weights are corrupt ({e})", "Save the model again.") from None
+    load_state(model, tensors, path)
+    if compile and "training.json" in entries:
+        from cnnkit.training.trainer import Trainer
+
+        if hasattr(Trainer, "from_saved_state"):
+            model._trainer = Trainer.from_saved_state(model, entries)
+    return model
