@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import cnnkit.applications as applications
-from applications.tv_shim import import_torchvision
 from cnnkit.applications.convert import assign_weights
+from support.tv_shim import import_torchvision
 
 tv = import_torchvision()
 

@@ -6,11 +6,11 @@ import os
 
 import numpy as np
 import pytest
-from data_images import class_folder, rgb_array, save
 from PIL import Image
 
 import cnnkit.data.cache as cache_mod
 from cnnkit.utils import image_dataset_from_directory as idfd
+from support.images import class_folder, rgb_array, save
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from data_images import bomb_png, exif_rotated, rgb_array, save, text_as_jpg, truncated_jpeg, zero_byte
 from PIL import Image
 
 from cnnkit.data.decode import DecodeError, load_array, resize_array, try_load_array
+from support.images import bomb_png, exif_rotated, rgb_array, save, text_as_jpg, truncated_jpeg, zero_byte
 
 
 def test_rgb_png_exact(tmp_path):

@@ -8,12 +8,12 @@ import os
 import numpy as np
 import pytest
 import torch
-from data_images import bomb_png, class_folder, rgb_array, save, text_as_jpg, truncated_jpeg, zero_byte
 from PIL import Image
 
 from cnnkit.data.decode import load_array
 from cnnkit.data.seeding import scoped_generator
 from cnnkit.utils import image_dataset_from_directory as idfd
+from support.images import bomb_png, class_folder, rgb_array, save, text_as_jpg, truncated_jpeg, zero_byte
 
 # Keras 3's public image_dataset_from_directory needs TensorFlow (or grain) to build its dataset, neither of which
 # is installed; the file listing, labels, shuffle and split it runs are keras.src.utils.dataset_utils functions that

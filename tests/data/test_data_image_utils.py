@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from data_images import exif_rotated, rgb_array, save, truncated_jpeg
 from PIL import Image
 
 from cnnkit.utils import array_to_img, img_to_array, load_img, save_img
+from support.images import exif_rotated, rgb_array, save, truncated_jpeg
 
 
 @pytest.mark.parametrize(

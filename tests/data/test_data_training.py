@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_images import text_as_jpg, truncated_jpeg, zero_byte
+
+from support.images import text_as_jpg, truncated_jpeg, zero_byte
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 

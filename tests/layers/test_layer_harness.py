@@ -3,7 +3,7 @@
 import pytest
 
 from cnnkit import layers as L
-from helpers import run_layer_test, save_load_roundtrip
+from support.layer_harness import run_layer_test, save_load_roundtrip
 
 CASES = [
     (L.Conv2D, {"filters": 4, "kernel_size": 3}, (2, 9, 9, 3), (2, 7, 7, 4)),

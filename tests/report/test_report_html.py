@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 import torch
-from chromium_cdp import Browser, find_chromium
 from PIL import Image
 
 from cnnkit.report import write_report
+from support.chromium_cdp import Browser, find_chromium
 
 CLASSES = ["circle", "square", "cross"]
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from _tiny import TinyCNN, keras_tiny_cnn, trainer_for
+
+from support.tiny import TinyCNN, keras_tiny_cnn, trainer_for
 
 keras = pytest.importorskip("keras")
 

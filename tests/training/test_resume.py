@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _tiny import TinyCNN, trainer_for
 
 from cnnkit import callbacks
 from cnnkit.saving.checkpoint import CheckpointManager, load_state, save_state
+from support.tiny import TinyCNN, trainer_for
 
 HERE = Path(__file__).parent
 SRC = HERE.parent.parent / "src"
@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent(
     """
     import random, sys, time
     import numpy as np, torch
-    from _tiny import TinyCNN, trainer_for
+    from support.tiny import TinyCNN, trainer_for
     from cnnkit import callbacks
     from safetensors.torch import save_file
 
@@ -50,7 +50,7 @@ SCRIPT = textwrap.dedent(
 def _run(tmp_path, backup, out, slow=0.0, kill_at=None):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(HERE)]), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(HERE.parent)]), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
         [sys.executable, str(script), str(backup), str(out), str(slow)],
         env=env,

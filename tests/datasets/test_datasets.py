@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_images import text_as_jpg, truncated_jpeg, zero_byte
 
 from cnnkit.common import download as dl
 from cnnkit.datasets import DatasetUnavailableError, cifar10, cifar100, fashion_mnist, mnist, to_folder
 from cnnkit.utils import image_dataset_from_directory as idfd
+from support.images import text_as_jpg, truncated_jpeg, zero_byte
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 

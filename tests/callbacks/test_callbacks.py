@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from _tiny import TinyCNN, trainer_for
 
 from cnnkit import callbacks
+from support.tiny import TinyCNN, trainer_for
 
 
 def _data(n=32, seed=0):
