@@ -11,14 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnnkit.applications.convert import assign_weights
-from cnnkit.applications.weight_files import (
-    detect_format,
-    read_cnnkit_weights,
-    read_keras_h5,
-    read_torch_state_dict,
-)
+from cnnkit.applications.weight_files import detect_format, read_cnnkit_weights, read_keras_h5
 from cnnkit.applications.weights import WeightsEntry, fetch_weights
+from cnnkit.saving.torch_pth import read_torch_state_dict
+from cnnkit.saving.weights import assign_weights
 
 # A family converter turns a file's arrays into {cnnkit state-dict key: tensor} for one model.
 TorchConverter = Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]

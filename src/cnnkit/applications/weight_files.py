@@ -6,59 +6,40 @@ Each reader returns plain arrays; the family converters map them onto cnnkit lay
 from __future__ import annotations
 
 import os
-import pickle
 from collections import OrderedDict
-from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
+from safetensors.torch import load as load_bytes
+from safetensors.torch import load_file
 
-from cnnkit.saving.archive import read_archive
+from cnnkit.saving import formats
+from cnnkit.saving.formats import read_archive
 from cnnkit.saving.keras_h5 import legacy_layers
+from cnnkit.saving.torch_pth import read_torch_state_dict
 
 __all__ = ["detect_format", "read_torch_state_dict", "read_keras_h5", "read_cnnkit_weights"]
 
 
+_ZOO_KINDS = {"torch", "keras3", "keras_legacy", "safetensors", "cnnkit"}
+_DESCRIBED = {"zip": "a zip archive of another kind", "unknown": "none of those (or truncated or corrupt)"}
+
+
 def detect_format(path: str | os.PathLike) -> str:
-    """``'torch'`` (.pth/.pt/.bin), ``'keras3'`` (.weights.h5), ``'keras_legacy'`` (.h5/.hdf5), ``'safetensors'``,
-    or ``'cnnkit'`` (a saved .cnnkit model), from the file name."""
-    name = Path(path).name.lower()
-    if name.endswith(".weights.h5"):
-        return "keras3"
-    for suffixes, kind in (
-        ((".pth", ".pt", ".bin"), "torch"),
-        ((".h5", ".hdf5", ".keras_h5"), "keras_legacy"),
-        ((".safetensors",), "safetensors"),
-        ((".cnnkit",), "cnnkit"),
-    ):
-        if name.endswith(suffixes):
-            return kind
-    raise ValueError(
-        "Unrecognised weights file type. Expected a torchvision .pth, a Keras .h5 or .weights.h5, a .safetensors "
-        f"or a .cnnkit file. Received: weights={str(path)!r}. Rename the file with its real extension."
-    )
-
-
-def read_torch_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """A torch state dict, loaded with ``weights_only=True`` (tensors and containers only, never code)."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
+    """``'torch'`` (a torch.save file), ``'keras3'`` (.weights.h5), ``'keras_legacy'`` (.h5), ``'safetensors'``,
+    or ``'cnnkit'`` (a saved .cnnkit model), asked of :func:`cnnkit.saving.formats.detect_format` (the file's
+    bytes, not its name)."""
+    kind = formats.detect_format(path, "weights")
+    if kind == "pickle":  # torch.save's legacy (non-zip) format; torch.load(weights_only=True) reads it safely
+        return "torch"
+    if kind not in _ZOO_KINDS:
         raise ValueError(
-            "The .pth file holds objects other than tensors, which cnnkit refuses to unpickle (unpickling can run "
-            f"any code). Expected a plain state dict. Received: weights={str(path)!r}. Re-save it with "
-            f"torch.save(model.state_dict(), path). ({str(exc).splitlines()[0]})"
-        ) from None
-    for key in ("state_dict", "model"):  # common checkpoint wrappers around the state dict
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(
-            "The .pth file does not hold a state dict. Expected a mapping of parameter names to tensors. "
-            f"Received: weights={str(path)!r} holding {type(obj).__name__}. Save it with "
-            "torch.save(model.state_dict(), path)."
+            "Unrecognised weights file type. Expected a torchvision .pth, a Keras .h5 or .weights.h5, a .safetensors "
+            f"or a .cnnkit file. Received: weights={str(path)!r}, which is {_DESCRIBED.get(kind, kind)}. Check that "
+            "the file is whole and in one of those formats."
         )
-    return dict(obj)
+    return kind
 
 
 def _decode(name: object) -> str:
@@ -72,11 +53,9 @@ def read_keras_h5(path: str | os.PathLike) -> OrderedDict[str, list[np.ndarray]]
     their layers in model order in the ``layer_names`` attribute, which is kept. Keras 3 ``.weights.h5`` files
     store ``layers/<key>/vars/<i>`` with the layer's name in the ``vars`` group's ``name`` attribute.
     """
-    import h5py
-
     out: OrderedDict[str, list[np.ndarray]] = OrderedDict()
-    with h5py.File(path, "r") as f:
-        if "layers" in f and "layer_names" not in f.attrs and "model_weights" not in f:
+    if formats.detect_format(path, "weights") == "keras3":
+        with h5py.File(path, "r") as f:
             for key, group in f["layers"].items():
                 vars_group = group.get("vars")
                 if vars_group is None or len(vars_group) == 0:
@@ -90,9 +69,6 @@ def read_keras_h5(path: str | os.PathLike) -> OrderedDict[str, list[np.ndarray]]
 
 def read_cnnkit_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """cnnkit state-dict keys -> tensors from a ``.safetensors`` file or a saved ``.cnnkit`` model."""
-    from safetensors.torch import load as load_bytes
-    from safetensors.torch import load_file
-
     if detect_format(path) == "cnnkit":
         return load_bytes(read_archive(path)["model.safetensors"])
-    return load_file(str(path))
+    return load_file(os.fspath(path))

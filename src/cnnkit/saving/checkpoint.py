@@ -13,14 +13,16 @@ import json
 import os
 import random
 import re
-import struct
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import safetensors
 import safetensors.torch
 import torch
+
+from cnnkit.saving.formats import check_regular_file
 
 _NAME = re.compile(r"^ckpt-(\d{8})\.safetensors$")
 
@@ -125,12 +127,11 @@ def save_state(path: str | os.PathLike, state: Any) -> None:
 
 def load_state(path: str | os.PathLike) -> Any:
     """Loads and verifies a file written by :func:`save_state`; raises ValueError if it is truncated or corrupt."""
-    data = Path(path).read_bytes()
+    path = check_regular_file(path, "checkpoint")
     try:
-        (header_len,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8 : 8 + header_len])
-        metadata = header.get("__metadata__") or {}
-        tensors = safetensors.torch.load(data)
+        with safetensors.safe_open(path, framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
     except Exception as e:  # any parse failure means a damaged file
         raise ValueError(f"Checkpoint {path} is unreadable ({type(e).__name__}: {e}).") from e
     meta_json = metadata.get("cnnkit_state")

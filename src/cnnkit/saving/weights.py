@@ -7,16 +7,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from safetensors.torch import load as st_load
+from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save as st_save
 
 from cnnkit.common.files import atomic_write
 from cnnkit.layers.base import Layer
-from cnnkit.saving.formats import read_archive
+from cnnkit.saving import keras_h5
+from cnnkit.saving.formats import detect_format, read_archive, safetensors_metadata
 
 
 def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -31,24 +32,18 @@ def weights_bytes(model: torch.nn.Module) -> bytes:
     return st_save(tensors, metadata={"cnnkit_order": json.dumps(list(tensors))})
 
 
-def _order_of(data: bytes) -> list[str] | None:
-    """The key order stored in a safetensors header's metadata, if any."""
-    try:
-        size = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + size])
-        return json.loads(header.get("__metadata__", {}).get("cnnkit_order", "null"))
-    except (ValueError, TypeError):
-        return None
-
-
 def _describe(keys: Iterable[str], limit: int = 8) -> str:
     keys = sorted(keys)
     shown = ", ".join(keys[:limit])
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def assign_weights(model: torch.nn.Module, weights: Mapping[str, torch.Tensor], source: str) -> None:
+def assign_weights(
+    model: torch.nn.Module, weights: Mapping[str, torch.Tensor], source: str, fix: str | None = None
+) -> None:
     """Copy ``weights`` into ``model`` after checking every name and shape; nothing is copied on error.
+
+    This is the one checked copy of weights into a model; every loader ends here.
 
     Raises:
         ValueError: naming the missing keys, the unexpected keys and the shape mismatches.
@@ -69,29 +64,54 @@ def assign_weights(model: torch.nn.Module, weights: Mapping[str, torch.Tensor], 
             problems.append(f"unexpected keys ({len(unexpected)}): {_describe(unexpected)}")
         if mismatched:
             problems.append(f"shape mismatches ({len(mismatched)}): {'; '.join(mismatched[:8])}")
+        fix = fix or (
+            "Build the model with the architecture, input size, include_top and classes the weights were saved with."
+        )
         raise ValueError(
             f"The weights do not fit the model. Expected exactly the model's {len(target)} weights with the same "
-            f"shapes. Received: {source} with " + "; ".join(problems) + ". Build the model with the architecture, "
-            "input size, include_top and classes the weights were saved with."
+            f"shapes. Received: {source} with " + "; ".join(problems) + f". {fix}"
         )
     with torch.no_grad():
         for key, value in weights.items():
             target[key].copy_(value.to(dtype=target[key].dtype))
 
 
-def load_state(
-    model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str, order: list[str] | None = None
-) -> None:
-    """Copy ``tensors`` into ``model`` by name, checked by :func:`assign_weights`.
+def match_weights(
+    target: Mapping[str, torch.Tensor], saved: Mapping[str, torch.Tensor], order: Sequence[str] | None = None
+) -> dict[str, torch.Tensor]:
+    """The one match rule: ``saved`` keyed by the names of ``target`` (a model's state dict).
 
-    When the names differ but ``order`` (the saved key order) lines up with the model's weights one to one with the
-    same shapes, the weights are matched by position, as Keras matches a twin model's weights.
+    By name when the names are the same. When they differ but ``order`` (the saved keys in the order they were
+    saved) lists every saved weight once, one per model weight, with the same shapes in the same order, by position:
+    that is a twin model whose automatic layer names count on (``dense_3`` instead of ``dense``), which Keras also
+    loads by position. Otherwise ``saved`` comes back unchanged, for :func:`assign_weights` to report what differs.
+
+    Example:
+        >>> a = {"dense.kernel": torch.zeros(2, 3)}
+        >>> list(match_weights(a, {"dense_3.kernel": torch.ones(2, 3)}, order=["dense_3.kernel"]))
+        ['dense.kernel']
     """
-    own = model.state_dict()
-    if set(own) != set(tensors) and order is not None and set(order) == set(tensors) and len(order) == len(own):
-        if all(tensors[k].shape == v.shape for k, v in zip(order, own.values())):
-            tensors = {mine: tensors[theirs] for mine, theirs in zip(own, order)}
-    assign_weights(model, tensors, repr(source))
+    if set(target) == set(saved) or order is None:
+        return dict(saved)
+    if len(order) != len(target) or set(order) != set(saved) or len(set(order)) != len(order):
+        return dict(saved)
+    if any(tuple(saved[theirs].shape) != tuple(mine.shape) for theirs, mine in zip(order, target.values())):
+        return dict(saved)
+    return {mine: saved[theirs] for mine, theirs in zip(target, order)}
+
+
+def load_state(
+    model: torch.nn.Module,
+    tensors: Mapping[str, torch.Tensor],
+    source: str,
+    order: Sequence[str] | None = None,
+    fix: str | None = None,
+) -> None:
+    """Copy ``tensors`` into ``model`` by :func:`match_weights`' rule, checked by :func:`assign_weights`.
+
+    ``order`` is the saved key order (None: match by name only); ``fix`` replaces the error's advice.
+    """
+    assign_weights(model, match_weights(model.state_dict(), tensors, order), repr(source), fix)
 
 
 def save_weights(model: Layer, filepath: str | os.PathLike, overwrite: bool = True) -> None:
@@ -103,13 +123,11 @@ def save_weights(model: Layer, filepath: str | os.PathLike, overwrite: bool = Tr
             f"filepath={path!r}. Use e.g. 'model.weights.h5', or '.safetensors' for cnnkit's own format."
         )
     if path.endswith(".weights.h5"):
-        from cnnkit.saving.keras_h5 import write_keras3
-
         directory = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".weights.h5")
         os.close(fd)
         try:
-            write_keras3(model, tmp)
+            keras_h5.write_keras3(model, tmp)
             atomic_write(path, lambda f: f.write(open(tmp, "rb").read()), overwrite)
         finally:
             os.unlink(tmp)
@@ -117,32 +135,44 @@ def save_weights(model: Layer, filepath: str | os.PathLike, overwrite: bool = Tr
     atomic_write(path, lambda f: f.write(weights_bytes(model)), overwrite)
 
 
+def _order(metadata: Mapping[str, str]) -> list[str] | None:
+    """The key order :func:`weights_bytes` stored, if the file has one."""
+    try:
+        order = json.loads(metadata.get("cnnkit_order", "null"))
+    except ValueError:
+        return None
+    return order if isinstance(order, list) else None
+
+
+_NOT_READABLE = {
+    "pickle": "it is a Python pickle",
+    "torch": "it is a PyTorch checkpoint written by torch.save (a pickle inside a zip)",
+    "zip": "it is a zip archive without model.safetensors",
+    "unknown": "its format is unknown, or it is truncated or corrupt",
+}
+
+
 def load_weights(model: Layer, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:
     """Read weights from safetensors, a ``.cnnkit`` model file, or Keras ``.weights.h5`` / legacy ``.h5``."""
     path = os.fspath(filepath)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such weights file: {path!r}. Check the path.")
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if head.startswith(b"\x89HDF"):
-        from cnnkit.saving import keras_h5
-
-        if keras_h5.is_keras3_file(path):
-            keras_h5.read_keras3(model, path, skip_mismatch)
-        else:
-            keras_h5.read_legacy(model, path, skip_mismatch)
+    kind = detect_format(path, "weights")
+    if kind == "keras3":
+        keras_h5.read_keras3(model, path, skip_mismatch)
         return
-    if zipfile.is_zipfile(path):
-        data = read_archive(path)["model.safetensors"]
-    else:
-        with open(path, "rb") as f:
-            data = f.read()
-    order = _order_of(data)
+    if kind == "keras_legacy":
+        keras_h5.read_legacy(model, path, skip_mismatch)
+        return
     try:
-        tensors = st_load(data)
-    except Exception as e:
+        if kind == "cnnkit":
+            data = read_archive(path)["model.safetensors"]
+            metadata, tensors = safetensors_metadata(data), st_load(data)
+        elif kind == "safetensors":
+            metadata, tensors = safetensors_metadata(path), st_load_file(path)
+        else:
+            raise ValueError(_NOT_READABLE[kind])
+    except Exception as e:  # safetensors raises its own error types for corrupt data
         raise ValueError(
             f"{path!r} is not a weights file cnnkit can read ({e}). Expected safetensors, a .cnnkit model, or a Keras "
             f".weights.h5/.h5 file. cnnkit never unpickles; for a torch .pth use the zoo's converters."
         ) from None
-    load_state(model, tensors, path, order)
+    load_state(model, tensors, path, _order(metadata))
