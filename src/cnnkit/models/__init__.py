@@ -3,7 +3,6 @@
 from cnnkit.models.functional import Functional
 from cnnkit.models.model import Model
 from cnnkit.models.sequential import Sequential
-from cnnkit.saving.archive import load_model
-from cnnkit.saving.serialization import model_from_json
+from cnnkit.saving import load_model, model_from_json
 
 __all__ = ["Functional", "Model", "Sequential", "load_model", "model_from_json"]

@@ -15,6 +15,7 @@ from cnnkit.layers.core import InputLayer
 from cnnkit.layers.registry import register_layer
 from cnnkit.layers.symbolic import KerasTensor, Node, flatten
 from cnnkit.models.model import Model
+from cnnkit.saving.serialization import deserialize_layer, serialize_layer
 
 
 def _walk(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> tuple[list[Node], dict[Layer, int]]:
@@ -178,8 +179,6 @@ class Functional(Model):
         return refs
 
     def get_config(self) -> dict[str, Any]:
-        from cnnkit.saving.serialization import serialize_layer
-
         refs = self._node_refs()
 
         def ref(t: KerasTensor) -> list:
@@ -207,8 +206,6 @@ class Functional(Model):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Functional:
-        from cnnkit.saving.serialization import deserialize_layer
-
         layers = {}
         produced: dict[str, list[list[KerasTensor]]] = {}
         for layer_config in config["layers"]:

@@ -7,12 +7,16 @@ Training lives in ``cnnkit.training``; the methods here only hand over to it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
+from cnnkit import saving
 from cnnkit.layers.base import Layer
 from cnnkit.layers.registry import register_layer
+from cnnkit.models.summary import print_summary
+from cnnkit.training.trainer import Trainer, not_compiled_error
 
 
 @register_layer
@@ -28,7 +32,7 @@ class Model(Layer):
 
     def __new__(cls, *args: Any, **kwargs: Any):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            from cnnkit.models.functional import Functional
+            from cnnkit.models.functional import Functional  # inside: functional.py subclasses Model (a cycle)
 
             return super().__new__(Functional)
         return super().__new__(cls)
@@ -97,8 +101,6 @@ class Model(Layer):
         show_trainable: bool = False,
     ) -> None:
         """Print Keras' summary table: layers, output shapes, parameter counts."""
-        from cnnkit.models.summary import print_summary
-
         self._require_built("its summary")
         print_summary(
             self, line_length=line_length, print_fn=print_fn, expand_nested=expand_nested, show_trainable=show_trainable
@@ -107,13 +109,11 @@ class Model(Layer):
     # ---------------------------------------------------------------------------------------------- saving
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Write the whole model (architecture, weights, optimizer state) to one ``.cnnkit`` file, atomically."""
-        from cnnkit.saving.archive import save_model
-
-        save_model(self, filepath, overwrite=overwrite)
+        saving.save_model(self, filepath, overwrite=overwrite)
 
     def export(self, filepath: str, format: str = "onnx", verbose: bool = True, **kwargs: Any) -> Any:  # noqa: A002
         """Export for inference, as Keras' ``model.export``; ``format='onnx'`` (checked with onnxruntime)."""
-        from cnnkit.export import export_model
+        from cnnkit.export import export_model  # inside: export/ is a floor above models/
 
         info = export_model(self, filepath, format=format, **kwargs)
         if verbose:
@@ -122,32 +122,22 @@ class Model(Layer):
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Write the weights alone (safetensors) to ``filepath``, atomically."""
-        from cnnkit.saving.weights import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
         """Load weights from a cnnkit/safetensors file, or a Keras ``.weights.h5`` / legacy ``.h5`` file."""
-        from cnnkit.saving.weights import load_weights
-
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def to_json(self, **kwargs: Any) -> str:
-        from cnnkit.saving.serialization import serialize_layer
-
-        return json.dumps(serialize_layer(self), **kwargs)
+        return json.dumps(saving.serialize_layer(self), **kwargs)
 
     # ---------------------------------------------------------------------------------------------- training
     # Thin hand-overs to cnnkit.training (the model knows structure and weights; the trainer knows training).
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None, **kwargs: Any) -> None:
-        from cnnkit.training.trainer import Trainer
-
         self._trainer = Trainer(self, optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def _get_trainer(self, what: str, need_compile: bool = True) -> Any:
         if self._trainer is None:
-            from cnnkit.training.trainer import Trainer, not_compiled_error
-
             if need_compile:
                 raise not_compiled_error(what)
             return Trainer(self)
@@ -171,6 +161,36 @@ class Model(Layer):
     def predict_on_batch(self, *args: Any, **kwargs: Any) -> Any:
         return self._get_trainer("predict_on_batch", need_compile=False).predict_on_batch(*args, **kwargs)
 
+    # The seams ``cnnkit.saving`` calls (duck-typed: saving sits below models/ and training/), with Keras' names
+    # where Keras has them.
+    def get_compile_config(self) -> dict[str, Any] | None:
+        """The ``compile()`` arguments as JSON-able values (as Keras' ``Model.get_compile_config``); None when the
+        model is not compiled.
+
+        Example:
+            >>> model.compile(optimizer="adam", loss="mse")  # doctest: +SKIP
+            >>> model.get_compile_config()["loss"]  # doctest: +SKIP
+            'mse'
+        """
+        if self._trainer is None or not self._trainer.compiled:
+            return None
+        return self._trainer.get_compile_config()
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        """Compile from :meth:`get_compile_config`'s output (as Keras' ``Model.compile_from_config``)."""
+        self.compile(**config)
+
+    def get_training_state(self) -> dict[str, bytes]:
+        """The training state a model file keeps beside the weights (the optimizer's slots and step count), as
+        archive entries by name; empty when the model is not compiled or its optimizer not built yet."""
+        if self._trainer is None or not self._trainer.compiled:
+            return {}
+        return self._trainer.get_training_state()
+
+    def load_training_state(self, entries: Mapping[str, bytes]) -> None:
+        """Put back what :meth:`get_training_state` returned; the model must be compiled first."""
+        self._get_trainer("load_training_state").load_training_state(entries)
+
     @property
     def optimizer(self) -> Any:
         return None if self._trainer is None else getattr(self._trainer, "optimizer", None)
@@ -179,7 +199,7 @@ class Model(Layer):
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Layer:
         if cls is Model and "nodes" in config:  # Model.from_config(functional_model.get_config()), as in Keras
-            from cnnkit.models.functional import Functional
+            from cnnkit.models.functional import Functional  # inside: functional.py subclasses Model (a cycle)
 
             return Functional.from_config(config, custom_objects=custom_objects)
         return cls(**config)

@@ -14,6 +14,7 @@ from cnnkit.layers.pooling import MaxPooling2D
 from cnnkit.layers.registry import register_layer
 from cnnkit.layers.symbolic import KerasTensor
 from cnnkit.models.model import Model
+from cnnkit.saving.serialization import deserialize_layer, serialize_layer
 
 
 @register_layer
@@ -159,8 +160,6 @@ class Sequential(Model):
         return self.outputs[0]
 
     def get_config(self) -> dict[str, Any]:
-        from cnnkit.saving.serialization import serialize_layer
-
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -170,8 +169,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Sequential:
-        from cnnkit.saving.serialization import deserialize_layer
-
         model = cls(name=config["name"], trainable=config.get("trainable", True))
         for layer_config in config["layers"]:
             model.add(deserialize_layer(layer_config, custom_objects))

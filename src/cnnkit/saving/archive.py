@@ -29,6 +29,12 @@ FORMAT_VERSION = 1
 
 
 def save_model(model: Layer, filepath: str | os.PathLike, overwrite: bool = True) -> None:
+    """Write the whole model (architecture, weights and, once compiled, compile config and optimizer state) to one
+    ``.cnnkit`` file, atomically.
+
+    Example:
+        >>> cnnkit.saving.save_model(model, "model.cnnkit")  # doctest: +SKIP
+    """
     if not model.built:
         raise ValueError(
             f"Model {model.name!r} cannot be saved before it is built (its weights do not exist yet). Call it on data "
@@ -42,9 +48,12 @@ def save_model(model: Layer, filepath: str | os.PathLike, overwrite: bool = True
         "config.json": json.dumps(config, indent=1).encode(),
         "model.safetensors": weights_bytes(model),
     }
-    trainer = getattr(model, "_trainer", None)
-    if trainer is not None and hasattr(trainer, "saved_state"):
-        entries.update(trainer.saved_state())  # extra entries (optimizer state, compile config) by name
+    # Duck-typed public seams (Keras' names): a model that can train says how it was compiled and what its optimizer
+    # holds; saving sits below models/ and training/ and never imports them.
+    compile_config = model.get_compile_config() if hasattr(model, "get_compile_config") else None
+    if compile_config is not None:
+        entries["training.json"] = json.dumps(compile_config).encode()
+        entries.update(model.get_training_state())  # e.g. optimizer.safetensors, once the optimizer is built
 
     def write(f: Any) -> None:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -60,13 +69,14 @@ def load_model(
     """Rebuild a model saved with ``model.save()``: architecture, weights and (if saved) optimizer state.
 
     Example:
-        >>> model = cnnkit.models.load_model("model.cnnkit")
+        >>> model = cnnkit.models.load_model("model.cnnkit")  # doctest: +SKIP
     """
     path = os.fspath(filepath)
     entries = read_archive(path)
     try:
         marker = json.loads(entries.get("cnnkit.json", b"{}"))
         config = json.loads(entries["config.json"])
+        compile_config = json.loads(entries["training.json"]) if "training.json" in entries else None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise _not_a_model(path, f"its JSON is corrupt ({e})", "Save the model again.") from None
     if marker.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
@@ -80,9 +90,7 @@ def load_model(
     except Exception as e:  # safetensors raises its own error types for corrupt data
         raise _not_a_model(path, f"its weights are corrupt ({e})", "Save the model again.") from None
     load_state(model, tensors, path)
-    if compile and "training.json" in entries:
-        from cnnkit.training.trainer import Trainer
-
-        if hasattr(Trainer, "from_saved_state"):
-            model._trainer = Trainer.from_saved_state(model, entries)
+    if compile and compile_config is not None and hasattr(model, "compile_from_config"):
+        model.compile_from_config(compile_config)
+        model.load_training_state(entries)
     return model

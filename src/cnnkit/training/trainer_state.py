@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import safetensors.torch
 
 from cnnkit.saving.checkpoint import capture_rng_state, flatten_state, restore_rng_state, unflatten_state
+from cnnkit.saving.formats import safetensors_metadata
+from cnnkit.saving.weights import load_state
 
 
 def _serialize(obj: Any) -> Any:
@@ -26,19 +29,16 @@ def _serialize(obj: Any) -> Any:
 
 
 def load_model_state(model: Any, saved: dict) -> None:
-    """Loads weights by name, or by order when only the automatic layer names differ (``conv2d`` vs ``conv2d_1``:
-    Keras-style names count up within a process, so a model rebuilt to resume may be named differently)."""
-    own = model.state_dict()
-    if set(own) == set(saved):
-        model.load_state_dict(saved)
-        return
-    if len(own) != len(saved) or any(a.shape != b.shape for a, b in zip(own.values(), saved.values(), strict=False)):
-        raise ValueError(
-            "The checkpoint does not fit this model. Expected the same weights (names or order and shapes). "
-            f"Received: {len(saved)} saved tensors such as {list(saved)[:3]} for a model with {len(own)} such as "
-            f"{list(own)[:3]}. Resume with the same model architecture, or use a new backup_dir."
-        )
-    model.load_state_dict(dict(zip(own, saved.values(), strict=True)))
+    """Loads weights by saving's one match rule: by name, or by position when only the automatic layer names differ
+    (``conv2d`` vs ``conv2d_1``: Keras-style names count up within a process, so a model rebuilt to resume may be
+    named differently). ``saved`` keeps the order it was saved in."""
+    load_state(
+        model,
+        saved,
+        "the checkpoint",
+        order=list(saved),
+        fix="Resume with the same model architecture, or use a new backup_dir.",
+    )
 
 
 class TrainerState:
@@ -76,29 +76,28 @@ class TrainerState:
         restore_rng_state(state["rng"])
 
     # ------------------------------------------------------------------------------------- model.save() support
-    def saved_state(self) -> dict[str, bytes]:
-        """Entries for the ``.cnnkit`` archive: ``training.json`` (compile config) and ``optimizer.safetensors``."""
+    def get_compile_config(self) -> dict[str, Any]:
+        """The compile arguments as JSON-able values (``training.json`` in a ``.cnnkit`` file)."""
         config = {k: _serialize(v) for k, v in self._compile_config.items()}
         config["optimizer"] = _serialize(self.optimizer)
-        entries = {"training.json": json.dumps(config).encode()}
-        if getattr(self.optimizer, "built", False):
-            tensors: dict = {}
-            tree = json.dumps(flatten_state(self.optimizer.state_dict(), tensors))
-            entries["optimizer.safetensors"] = safetensors.torch.save(tensors, metadata={"state": tree})
-        return entries
+        return config
 
-    @classmethod
-    def from_saved_state(cls, model: Any, entries: dict[str, bytes]) -> Any:
-        """A compiled Trainer from :meth:`saved_state` entries, optimizer state included when it was saved."""
-        config = json.loads(entries["training.json"])
-        trainer = cls(model, **config)
-        if "optimizer.safetensors" in entries:
-            data = entries["optimizer.safetensors"]
-            header_len = int.from_bytes(data[:8], "little")
-            tree = json.loads(json.loads(data[8 : 8 + header_len])["__metadata__"]["state"])
-            params = [p for p in model.parameters() if p.requires_grad]
-            params = list(getattr(model, "trainable_weights", params))
-            trainer.optimizer.build(params)
-            trainer._optimizer_params = params
-            trainer.optimizer.load_state_dict(unflatten_state(tree, safetensors.torch.load(data)))
-        return trainer
+    def get_training_state(self) -> dict[str, bytes]:
+        """Extra entries for the ``.cnnkit`` archive: ``optimizer.safetensors`` once the optimizer is built."""
+        if not getattr(self.optimizer, "built", False):
+            return {}
+        tensors: dict = {}
+        tree = json.dumps(flatten_state(self.optimizer.state_dict(), tensors))
+        return {"optimizer.safetensors": safetensors.torch.save(tensors, metadata={"state": tree})}
+
+    def load_training_state(self, entries: Mapping[str, bytes]) -> None:
+        """Puts back the optimizer state of :meth:`get_training_state` entries, if they hold one."""
+        if "optimizer.safetensors" not in entries:
+            return
+        data = entries["optimizer.safetensors"]
+        tree = json.loads(safetensors_metadata(data)["state"])
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        params = list(getattr(self.model, "trainable_weights", params))
+        self.optimizer.build(params)
+        self._optimizer_params = params
+        self.optimizer.load_state_dict(unflatten_state(tree, safetensors.torch.load(data)))
