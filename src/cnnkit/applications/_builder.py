@@ -19,6 +19,7 @@ from cnnkit.applications.weight_files import (
     read_torch_state_dict,
 )
 from cnnkit.applications.weights import WeightsEntry, fetch_weights
+from cnnkit.layers import GlobalAveragePooling2D, GlobalMaxPooling2D, Input
 
 # A family converter turns a file's arrays into {cnnkit state-dict key: tensor} for one model.
 TorchConverter = Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -69,8 +70,6 @@ def make_input(
     require_default: bool,
 ) -> Any:
     """The model's symbolic input. With a flattening top and pretrained weights, Keras fixes the input size."""
-    from cnnkit.layers import Input
-
     if input_tensor is not None:
         return input_tensor
     shape = tuple(default_shape) if input_shape is None else tuple(input_shape)
@@ -94,8 +93,6 @@ def make_input(
 
 
 def apply_pooling(x: Any, pooling: str | None) -> Any:
-    from cnnkit.layers import GlobalAveragePooling2D, GlobalMaxPooling2D
-
     if pooling == "avg":
         return GlobalAveragePooling2D(name="avg_pool")(x)
     if pooling == "max":

@@ -30,6 +30,8 @@ from cnnkit.applications.imagenet_utils import preprocess_input as _preprocess
 from cnnkit.applications.registry import register_model
 from cnnkit.applications.resnet import conv_bn, stem
 from cnnkit.applications.weights import WeightsEntry
+from cnnkit.layers import Add, Dense, GlobalAveragePooling2D, ReLU
+from cnnkit.models import Model
 
 __all__ = ["KerasResNet50", "preprocess_input", "decode_predictions", "from_keras", "WEIGHTS"]
 
@@ -153,9 +155,6 @@ def KerasResNet50(  # noqa: N802 - Keras-style builder name
         classifier_activation: Activation of ``fc`` (Keras' default softmax).
         name: Model name.
     """
-    from cnnkit.layers import Add, Dense, GlobalAveragePooling2D, ReLU
-    from cnnkit.models import Model
-
     _builder.check_arguments(weights, WEIGHTS, include_top, classes, pooling)
     _builder.check_classifier_activation(classifier_activation, weights)
     inputs = _builder.make_input(input_shape, input_tensor, (224, 224, 3), 32, require_default=False)

@@ -20,6 +20,8 @@ from typing import Any
 
 from cnnkit.applications import _builder
 from cnnkit.applications.registry import register_model
+from cnnkit.layers import AveragePooling2D, Conv2D, Dense, Flatten
+from cnnkit.models import Model
 
 __all__ = ["LeNet5"]
 
@@ -54,9 +56,6 @@ def LeNet5(  # noqa: N802 - Keras-style builder name
         classifier_activation: Activation of the output layer (``None`` for logits).
         name: Model name.
     """
-    from cnnkit.layers import AveragePooling2D, Conv2D, Dense, Flatten
-    from cnnkit.models import Model
-
     _builder.check_arguments(weights, WEIGHTS, include_top, classes, pooling)
     inputs = _builder.make_input(input_shape, input_tensor, (32, 32, 1), 12, require_default=False)
     x = Conv2D(6, 5, activation="tanh", name="conv1")(inputs)

@@ -26,6 +26,17 @@ from cnnkit.applications.imagenet_utils import decode_predictions
 from cnnkit.applications.imagenet_utils import preprocess_input as _preprocess
 from cnnkit.applications.registry import register_model
 from cnnkit.applications.weights import torchvision_entry
+from cnnkit.layers import (
+    Add,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    GlobalAveragePooling2D,
+    MaxPooling2D,
+    ReLU,
+    ZeroPadding2D,
+)
+from cnnkit.models import Model
 
 __all__ = [
     "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
@@ -75,8 +86,6 @@ def from_torchvision(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
 def conv_bn(x: Any, filters: int, kernel: int, strides: int, name: str, bn_name: str, *, epsilon: float = BN_EPSILON,
             momentum: float = BN_MOMENTUM, relu: str | None = None) -> Any:  # fmt: skip
     """conv (torch padding k//2, no bias) -> BatchNorm [-> ReLU named `relu`]."""
-    from cnnkit.layers import BatchNormalization, Conv2D, ReLU, ZeroPadding2D
-
     if strides > 1 and kernel > 1:
         x = ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
         x = Conv2D(filters, kernel, strides=strides, use_bias=False, name=name)(x)
@@ -89,16 +98,12 @@ def conv_bn(x: Any, filters: int, kernel: int, strides: int, name: str, bn_name:
 
 def stem(inputs: Any, *, epsilon: float = BN_EPSILON, momentum: float = BN_MOMENTUM) -> Any:
     """7x7/2 conv, BN, ReLU, 3x3/2 max pool (torchvision's padding 3 and 1)."""
-    from cnnkit.layers import MaxPooling2D, ZeroPadding2D
-
     x = conv_bn(inputs, 64, 7, 2, "conv1", "bn1", epsilon=epsilon, momentum=momentum, relu="relu")
     x = ZeroPadding2D(1, name="maxpool_pad")(x)
     return MaxPooling2D(3, strides=2, name="maxpool")(x)
 
 
 def _block(x: Any, kind: str, planes: int, strides: int, in_channels: int, name: str) -> tuple[Any, int]:
-    from cnnkit.layers import Add, ReLU
-
     expansion = 4 if kind == "bottleneck" else 1
     out_channels = planes * expansion
     if kind == "bottleneck":
@@ -116,9 +121,6 @@ def _block(x: Any, kind: str, planes: int, strides: int, in_channels: int, name:
 
 def _resnet(depth: int, include_top: bool, weights: Any, input_tensor: Any, input_shape: Any, pooling: Any,
             classes: int, classifier_activation: Any, name: str) -> Any:  # fmt: skip
-    from cnnkit.layers import Dense, GlobalAveragePooling2D
-    from cnnkit.models import Model
-
     table = WEIGHTS[f"ResNet{depth}"]
     _builder.check_arguments(weights, table, include_top, classes, pooling)
     _builder.check_classifier_activation(classifier_activation, weights)

@@ -22,7 +22,18 @@ import torch
 
 from cnnkit.applications import _builder
 from cnnkit.applications.registry import register_model
-from cnnkit.layers import Layer, register_layer
+from cnnkit.layers import (
+    Add,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    GlobalAveragePooling2D,
+    Layer,
+    ReLU,
+    ZeroPadding2D,
+    register_layer,
+)
+from cnnkit.models import Model
 
 __all__ = ["ResNet20", "ResNet32", "ResNet44", "ResNet56", "ResNet110", "ShortcutA"]
 
@@ -68,8 +79,6 @@ class ShortcutA(Layer):
 
 
 def _conv_bn(x: Any, filters: int, strides: int, name: str, bn_name: str, relu: str | None) -> Any:
-    from cnnkit.layers import BatchNormalization, Conv2D, ReLU, ZeroPadding2D
-
     if strides > 1:
         x = ZeroPadding2D(1, name=f"{name}_pad")(x)
     padding = "valid" if strides > 1 else "same"
@@ -81,9 +90,6 @@ def _conv_bn(x: Any, filters: int, strides: int, name: str, bn_name: str, relu: 
 
 def _cifar_resnet(depth: int, include_top: bool, weights: Any, input_tensor: Any, input_shape: Any, pooling: Any,
                   classes: int, classifier_activation: Any, name: str) -> Any:  # fmt: skip
-    from cnnkit.layers import Add, Dense, GlobalAveragePooling2D, ReLU
-    from cnnkit.models import Model
-
     _builder.check_arguments(weights, {}, include_top, classes, pooling)
     inputs = _builder.make_input(input_shape, input_tensor, (32, 32, 3), 8, require_default=False)
     n = (depth - 2) // 6
