@@ -5,8 +5,9 @@ one. torchvision's ``AdaptiveAvgPool2d((6, 6))`` is the identity at the 224x224 
 so it is left out (as Keras does for VGG): the classifier, when included, fixes the input size.
 
 Example:
-    >>> model = cnnkit.applications.AlexNet(weights="imagenet")   # downloads torchvision's file once
-    >>> x = cnnkit.applications.alexnet.preprocess_input(images)  # RGB 0..255 -> torch mean/std
+    >>> import cnnkit, numpy as np
+    >>> model = cnnkit.applications.AlexNet(weights="imagenet")  # downloads torchvision's file once  # doctest: +SKIP
+    >>> x = cnnkit.applications.alexnet.preprocess_input(np.zeros((1, 224, 224, 3)))  # RGB 0..255 -> torch mean/std
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ Parameters: 25,557,032 (= torchvision's count; Keras reports 25,636,712 = that +
 moving statistics).
 
 Example:
-    >>> model = cnnkit.applications.KerasResNet50(weights="imagenet")  # Keras' published .h5, md5-verified
-    >>> x = cnnkit.applications.keras_resnet.preprocess_input(images)  # caffe mode, as Keras' resnet50
+    >>> import cnnkit, numpy as np
+    >>> model = cnnkit.applications.KerasResNet50(weights="imagenet")  # Keras' .h5, md5-verified  # doctest: +SKIP
+    >>> x = cnnkit.applications.keras_resnet.preprocess_input(np.zeros((1, 224, 224, 3)))  # caffe mode, as Keras'
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ layer with softmax instead of Euclidean RBF units. C5 is a Dense layer on the fl
 32x32 inputs is the same as the paper's 5x5 convolution. No pretrained weights.
 
 Example:
+    >>> import cnnkit
     >>> model = cnnkit.applications.LeNet5()          # 32x32x1 -> 10 classes
     >>> model.count_params()
     61706

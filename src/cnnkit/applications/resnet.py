@@ -8,9 +8,11 @@ torchvision's bottleneck puts the stride in the 3x3 convolution (v1.5; the paper
 with zeros instead of -inf: it follows a ReLU, so every window holds a value >= 0 and the result is the same.
 
 Example:
-    >>> model = cnnkit.applications.ResNet50(weights="imagenet_v2")   # torchvision's 80.858% top-1 set
-    >>> preds = model.predict(cnnkit.applications.resnet.preprocess_input(images))
-    >>> cnnkit.applications.resnet.decode_predictions(preds, top=3)
+    >>> import cnnkit, numpy as np
+    >>> model = cnnkit.applications.ResNet50(weights="imagenet_v2")  # torchvision's 80.858% top-1 set  # doctest: +SKIP
+    >>> images = np.zeros((1, 224, 224, 3), dtype="float32")  # RGB, 0..255
+    >>> preds = model.predict(cnnkit.applications.resnet.preprocess_input(images))  # doctest: +SKIP
+    >>> cnnkit.applications.resnet.decode_predictions(preds, top=3)  # doctest: +SKIP
 """
 
 from __future__ import annotations

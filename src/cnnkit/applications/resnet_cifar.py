@@ -11,7 +11,10 @@ reference implementations. BatchNorm: epsilon 1e-5, momentum 0.9; convs use He n
 paper. No pretrained weights (they train in minutes: see ``examples/transfer_learning.py``).
 
 Example:
+    >>> import cnnkit
     >>> model = cnnkit.applications.ResNet20(input_shape=(32, 32, 3), classes=10)
+    >>> model(torch.zeros(1, 32, 32, 3)).shape
+    torch.Size([1, 10])
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ class ShortcutA(Layer):
     """Option A shortcut: subsample by `strides` and zero-pad the channels to `filters` (no weights).
 
     Example:
-        >>> ShortcutA(32, strides=2)(x)   # (N, 32, 32, 16) -> (N, 16, 16, 32)
+        >>> ShortcutA(32, strides=2)(torch.zeros(1, 32, 32, 16)).shape
+        torch.Size([1, 16, 16, 32])
     """
 
     def __init__(self, filters: int, strides: int = 2, **kwargs: Any) -> None:

@@ -2,8 +2,14 @@
 learning rate, with BatchNorm kept in inference mode throughout (the trap that costs users days).
 
 Example:
-    >>> base = cnnkit.applications.ResNet18(weights="imagenet", include_top=False, input_shape=(160, 160, 3))
-    >>> model, (head, tuned) = cnnkit.applications.fine_tune(base, train_ds, classes=5, validation_data=val_ds)
+    >>> import cnnkit, numpy as np
+    >>> base = cnnkit.applications.LeNet5(include_top=False)  # in practice a pretrained base: ResNet18(weights=...)
+    >>> x, y = np.random.rand(8, 32, 32, 1).astype("float32"), np.arange(8) % 2
+    >>> model, (head, tuned) = cnnkit.applications.fine_tune(
+    ...     base, x, y, classes=2, head_epochs=1, fine_tune_epochs=1, verbose=0
+    ... )
+    >>> len(head.history["loss"]), len(tuned.history["loss"])
+    (1, 1)
 """
 
 from __future__ import annotations

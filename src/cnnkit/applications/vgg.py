@@ -8,8 +8,9 @@ VGG16). The classifier keeps torchvision's two Dropout layers (no weights; ident
 BatchNorm variants put BN after every conv with torchvision's epsilon 1e-5 (their convs keep their bias).
 
 Example:
-    >>> base = cnnkit.applications.VGG16(weights="imagenet", include_top=False, input_shape=(160, 160, 3))
-    >>> x = cnnkit.applications.vgg16.preprocess_input(images)   # torchvision weights: torch mean/std
+    >>> import cnnkit, numpy as np
+    >>> base = cnnkit.applications.VGG16(weights="imagenet", include_top=False)  # doctest: +SKIP
+    >>> x = cnnkit.applications.vgg16.preprocess_input(np.zeros((1, 224, 224, 3)))  # torchvision weights: mean/std
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ class Predictor:
     """Decodes image bytes as training did, runs the model and returns the top classes.
 
     Example:
-        >>> p = Predictor.from_path("runs/flowers")
-        >>> p.predict(open("rose.jpg", "rb").read(), top_k=3)
+        >>> p = Predictor.from_path("runs/flowers")  # a run folder from `cnnkit train`  # doctest: +SKIP
+        >>> p.predict(open("rose.jpg", "rb").read(), top_k=3)  # doctest: +SKIP
         {'class': 'rose', 'probability': 0.93, 'top_k': [...]}
     """
 

@@ -185,8 +185,10 @@ def resolve_metric(identifier: Any, loss: Any = None, y_true: Any = None, y_pred
     and keep the string as their name (`'AUC'` -> `'AUC'`); objects keep their own name.
 
     Example:
-        >>> resolve_metric("accuracy", "sparse_categorical_crossentropy", labels[:2], model(x[:2])).name
-        'accuracy'
+        >>> labels, probabilities = torch.tensor([0, 2]), torch.full((2, 3), 1 / 3)
+        >>> metric = resolve_metric("accuracy", "sparse_categorical_crossentropy", labels, probabilities)
+        >>> type(metric).__name__, metric.name
+        ('SparseCategoricalAccuracy', 'accuracy')
     """
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
         if y_true is not None and y_pred is not None:
