@@ -18,11 +18,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The docstring examples run in a second pytest process: they register example layers that the tests must not see.
 test: $(STAMP)
 	KERAS_BACKEND=torch $(PY) -m pytest -n 2 -q
+	KERAS_BACKEND=torch $(PY) -m pytest -q --doctest-modules src/cnnkit
 
 test-fast: $(STAMP)
 	KERAS_BACKEND=torch $(PY) -m pytest -n 2 -q -m "not slow"
+	KERAS_BACKEND=torch $(PY) -m pytest -q --doctest-modules src/cnnkit
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench examples

@@ -6,8 +6,6 @@ Tutorial Keras code runs with ``tensorflow.keras`` replaced by ``cnnkit``::
     from cnnkit.layers import Conv2D, MaxPooling2D, Flatten, Dense
 """
 
-__version__ = "0.1.0"
-
 import os as _os
 
 # OpenMP threads that wait by spinning make torch ~10x slower when the cores are shared with other processes (measured:
@@ -30,7 +28,8 @@ from cnnkit import (  # noqa: E402
     regularizers,
     utils,
 )
-from cnnkit.common.naming import clear_session
+from cnnkit._version import __version__  # noqa: E402
+from cnnkit.common.naming import clear_session  # noqa: E402
 from cnnkit.layers import Input  # noqa: E402
 from cnnkit.models import Model, Sequential  # noqa: E402
 

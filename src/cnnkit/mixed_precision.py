@@ -124,3 +124,9 @@ def set_global_policy(policy: str | Policy) -> None:
 def global_policy() -> Policy:
     """Returns the current global policy."""
     return _global_policy
+
+
+# Keras 3 calls the policy class DTypePolicy (keras.mixed_precision.DTypePolicy); Policy is its Keras 2 name.
+DTypePolicy = Policy
+
+__all__ = ["DTypePolicy", "Policy", "global_policy", "set_global_policy"]

@@ -1,11 +1,13 @@
 """The model zoo: Keras-style builders, a registry, pretrained weights and converters.
 
 Example:
-    >>> import cnnkit
-    >>> base = cnnkit.applications.ResNet50(weights="imagenet", include_top=False)
+    >>> import cnnkit, numpy as np
+    >>> base = cnnkit.applications.ResNet50(weights="imagenet", include_top=False)  # downloads  # doctest: +SKIP
     >>> cnnkit.applications.list_models("VGG*")
     ['VGG11', 'VGG11_BN', 'VGG13', ...]
-    >>> x = cnnkit.applications.resnet50.preprocess_input(images)
+    >>> images = np.zeros((2, 224, 224, 3), dtype="float32")  # RGB, 0..255
+    >>> cnnkit.applications.resnet50.preprocess_input(images).shape
+    (2, 224, 224, 3)
 """
 
 from cnnkit.applications import (

@@ -13,6 +13,7 @@ import torch
 
 from cnnkit.applications.weight_files import detect_format, read_cnnkit_weights, read_keras_h5
 from cnnkit.applications.weights import WeightsEntry, fetch_weights
+from cnnkit.layers import GlobalAveragePooling2D, GlobalMaxPooling2D, Input
 from cnnkit.saving.torch_pth import read_torch_state_dict
 from cnnkit.saving.weights import assign_weights
 
@@ -65,8 +66,6 @@ def make_input(
     require_default: bool,
 ) -> Any:
     """The model's symbolic input. With a flattening top and pretrained weights, Keras fixes the input size."""
-    from cnnkit.layers import Input
-
     if input_tensor is not None:
         return input_tensor
     shape = tuple(default_shape) if input_shape is None else tuple(input_shape)
@@ -90,8 +89,6 @@ def make_input(
 
 
 def apply_pooling(x: Any, pooling: str | None) -> Any:
-    from cnnkit.layers import GlobalAveragePooling2D, GlobalMaxPooling2D
-
     if pooling == "avg":
         return GlobalAveragePooling2D(name="avg_pool")(x)
     if pooling == "max":

@@ -5,8 +5,9 @@ one. torchvision's ``AdaptiveAvgPool2d((6, 6))`` is the identity at the 224x224 
 so it is left out (as Keras does for VGG): the classifier, when included, fixes the input size.
 
 Example:
-    >>> model = cnnkit.applications.AlexNet(weights="imagenet")   # downloads torchvision's file once
-    >>> x = cnnkit.applications.alexnet.preprocess_input(images)  # RGB 0..255 -> torch mean/std
+    >>> import cnnkit, numpy as np
+    >>> model = cnnkit.applications.AlexNet(weights="imagenet")  # downloads torchvision's file once  # doctest: +SKIP
+    >>> x = cnnkit.applications.alexnet.preprocess_input(np.zeros((1, 224, 224, 3)))  # RGB 0..255 -> torch mean/std
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from cnnkit.applications.imagenet_utils import decode_predictions
 from cnnkit.applications.imagenet_utils import preprocess_input as _preprocess
 from cnnkit.applications.registry import register_model
 from cnnkit.applications.weights import torchvision_entry
+from cnnkit.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D, ZeroPadding2D
+from cnnkit.models import Model
 
 __all__ = ["AlexNet", "preprocess_input", "decode_predictions", "from_torchvision", "WEIGHTS"]
 
@@ -72,9 +75,6 @@ def AlexNet(  # noqa: N802 - Keras-style builder name
         dropout: Dropout rate of the classifier (torchvision: 0.5).
         name: Model name.
     """
-    from cnnkit.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D, ZeroPadding2D
-    from cnnkit.models import Model
-
     _builder.check_arguments(weights, WEIGHTS, include_top, classes, pooling)
     _builder.check_classifier_activation(classifier_activation, weights)
     pretrained_top = include_top and _builder.is_named(weights, WEIGHTS)

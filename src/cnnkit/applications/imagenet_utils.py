@@ -1,10 +1,13 @@
 """ImageNet input preprocessing and prediction decoding, as in Keras' ``imagenet_utils``.
 
 Example:
+    >>> import numpy as np
     >>> from cnnkit.applications import resnet
+    >>> images = np.full((1, 224, 224, 3), 255.0, dtype="float32")
     >>> x = resnet.preprocess_input(images)           # torchvision weights: RGB, /255, mean/std
-    >>> resnet.decode_predictions(model.predict(x), top=3)[0]
-    [('n02123045', 'tabby', 0.71), ...]
+    >>> preds = np.eye(1000, dtype="float32")[[281]]  # stands in for model.predict(x): all on class 281
+    >>> resnet.decode_predictions(preds, top=1)[0]
+    [('n02123045', 'tabby', 1.0)]
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ Parameters: 25,557,032 (= torchvision's count; Keras reports 25,636,712 = that +
 moving statistics).
 
 Example:
-    >>> model = cnnkit.applications.KerasResNet50(weights="imagenet")  # Keras' published .h5, md5-verified
-    >>> x = cnnkit.applications.keras_resnet.preprocess_input(images)  # caffe mode, as Keras' resnet50
+    >>> import cnnkit, numpy as np
+    >>> model = cnnkit.applications.KerasResNet50(weights="imagenet")  # Keras' .h5, md5-verified  # doctest: +SKIP
+    >>> x = cnnkit.applications.keras_resnet.preprocess_input(np.zeros((1, 224, 224, 3)))  # caffe mode, as Keras'
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from cnnkit.applications.imagenet_utils import preprocess_input as _preprocess
 from cnnkit.applications.registry import register_model
 from cnnkit.applications.resnet import conv_bn, stem
 from cnnkit.applications.weights import WeightsEntry
+from cnnkit.layers import Add, Dense, GlobalAveragePooling2D, ReLU
+from cnnkit.models import Model
 
 __all__ = ["KerasResNet50", "preprocess_input", "decode_predictions", "from_keras", "WEIGHTS"]
 
@@ -153,9 +156,6 @@ def KerasResNet50(  # noqa: N802 - Keras-style builder name
         classifier_activation: Activation of ``fc`` (Keras' default softmax).
         name: Model name.
     """
-    from cnnkit.layers import Add, Dense, GlobalAveragePooling2D, ReLU
-    from cnnkit.models import Model
-
     _builder.check_arguments(weights, WEIGHTS, include_top, classes, pooling)
     _builder.check_classifier_activation(classifier_activation, weights)
     inputs = _builder.make_input(input_shape, input_tensor, (224, 224, 3), 32, require_default=False)

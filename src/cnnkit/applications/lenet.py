@@ -9,6 +9,7 @@ layer with softmax instead of Euclidean RBF units. C5 is a Dense layer on the fl
 32x32 inputs is the same as the paper's 5x5 convolution. No pretrained weights.
 
 Example:
+    >>> import cnnkit
     >>> model = cnnkit.applications.LeNet5()          # 32x32x1 -> 10 classes
     >>> model.count_params()
     61706
@@ -20,6 +21,8 @@ from typing import Any
 
 from cnnkit.applications import _builder
 from cnnkit.applications.registry import register_model
+from cnnkit.layers import AveragePooling2D, Conv2D, Dense, Flatten
+from cnnkit.models import Model
 
 __all__ = ["LeNet5"]
 
@@ -54,9 +57,6 @@ def LeNet5(  # noqa: N802 - Keras-style builder name
         classifier_activation: Activation of the output layer (``None`` for logits).
         name: Model name.
     """
-    from cnnkit.layers import AveragePooling2D, Conv2D, Dense, Flatten
-    from cnnkit.models import Model
-
     _builder.check_arguments(weights, WEIGHTS, include_top, classes, pooling)
     inputs = _builder.make_input(input_shape, input_tensor, (32, 32, 1), 12, require_default=False)
     x = Conv2D(6, 5, activation="tanh", name="conv1")(inputs)

@@ -8,9 +8,11 @@ torchvision's bottleneck puts the stride in the 3x3 convolution (v1.5; the paper
 with zeros instead of -inf: it follows a ReLU, so every window holds a value >= 0 and the result is the same.
 
 Example:
-    >>> model = cnnkit.applications.ResNet50(weights="imagenet_v2")   # torchvision's 80.858% top-1 set
-    >>> preds = model.predict(cnnkit.applications.resnet.preprocess_input(images))
-    >>> cnnkit.applications.resnet.decode_predictions(preds, top=3)
+    >>> import cnnkit, numpy as np
+    >>> model = cnnkit.applications.ResNet50(weights="imagenet_v2")  # torchvision's 80.858% top-1 set  # doctest: +SKIP
+    >>> images = np.zeros((1, 224, 224, 3), dtype="float32")  # RGB, 0..255
+    >>> preds = model.predict(cnnkit.applications.resnet.preprocess_input(images))  # doctest: +SKIP
+    >>> cnnkit.applications.resnet.decode_predictions(preds, top=3)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ from cnnkit.applications.imagenet_utils import decode_predictions
 from cnnkit.applications.imagenet_utils import preprocess_input as _preprocess
 from cnnkit.applications.registry import register_model
 from cnnkit.applications.weights import torchvision_entry
+from cnnkit.layers import (
+    Add,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    GlobalAveragePooling2D,
+    MaxPooling2D,
+    ReLU,
+    ZeroPadding2D,
+)
+from cnnkit.models import Model
 
 __all__ = [
     "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
@@ -75,8 +88,6 @@ def from_torchvision(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
 def conv_bn(x: Any, filters: int, kernel: int, strides: int, name: str, bn_name: str, *, epsilon: float = BN_EPSILON,
             momentum: float = BN_MOMENTUM, relu: str | None = None) -> Any:  # fmt: skip
     """conv (torch padding k//2, no bias) -> BatchNorm [-> ReLU named `relu`]."""
-    from cnnkit.layers import BatchNormalization, Conv2D, ReLU, ZeroPadding2D
-
     if strides > 1 and kernel > 1:
         x = ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
         x = Conv2D(filters, kernel, strides=strides, use_bias=False, name=name)(x)
@@ -89,16 +100,12 @@ def conv_bn(x: Any, filters: int, kernel: int, strides: int, name: str, bn_name:
 
 def stem(inputs: Any, *, epsilon: float = BN_EPSILON, momentum: float = BN_MOMENTUM) -> Any:
     """7x7/2 conv, BN, ReLU, 3x3/2 max pool (torchvision's padding 3 and 1)."""
-    from cnnkit.layers import MaxPooling2D, ZeroPadding2D
-
     x = conv_bn(inputs, 64, 7, 2, "conv1", "bn1", epsilon=epsilon, momentum=momentum, relu="relu")
     x = ZeroPadding2D(1, name="maxpool_pad")(x)
     return MaxPooling2D(3, strides=2, name="maxpool")(x)
 
 
 def _block(x: Any, kind: str, planes: int, strides: int, in_channels: int, name: str) -> tuple[Any, int]:
-    from cnnkit.layers import Add, ReLU
-
     expansion = 4 if kind == "bottleneck" else 1
     out_channels = planes * expansion
     if kind == "bottleneck":
@@ -116,9 +123,6 @@ def _block(x: Any, kind: str, planes: int, strides: int, in_channels: int, name:
 
 def _resnet(depth: int, include_top: bool, weights: Any, input_tensor: Any, input_shape: Any, pooling: Any,
             classes: int, classifier_activation: Any, name: str) -> Any:  # fmt: skip
-    from cnnkit.layers import Dense, GlobalAveragePooling2D
-    from cnnkit.models import Model
-
     table = WEIGHTS[f"ResNet{depth}"]
     _builder.check_arguments(weights, table, include_top, classes, pooling)
     _builder.check_classifier_activation(classifier_activation, weights)

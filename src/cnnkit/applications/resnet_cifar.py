@@ -11,7 +11,10 @@ reference implementations. BatchNorm: epsilon 1e-5, momentum 0.9; convs use He n
 paper. No pretrained weights (they train in minutes: see ``examples/transfer_learning.py``).
 
 Example:
+    >>> import cnnkit
     >>> model = cnnkit.applications.ResNet20(input_shape=(32, 32, 3), classes=10)
+    >>> model(torch.zeros(1, 32, 32, 3)).shape
+    torch.Size([1, 10])
 """
 
 from __future__ import annotations
@@ -22,7 +25,18 @@ import torch
 
 from cnnkit.applications import _builder
 from cnnkit.applications.registry import register_model
-from cnnkit.layers import Layer, register_layer
+from cnnkit.layers import (
+    Add,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    GlobalAveragePooling2D,
+    Layer,
+    ReLU,
+    ZeroPadding2D,
+    register_layer,
+)
+from cnnkit.models import Model
 
 __all__ = ["ResNet20", "ResNet32", "ResNet44", "ResNet56", "ResNet110", "ShortcutA"]
 
@@ -35,7 +49,8 @@ class ShortcutA(Layer):
     """Option A shortcut: subsample by `strides` and zero-pad the channels to `filters` (no weights).
 
     Example:
-        >>> ShortcutA(32, strides=2)(x)   # (N, 32, 32, 16) -> (N, 16, 16, 32)
+        >>> ShortcutA(32, strides=2)(torch.zeros(1, 32, 32, 16)).shape
+        torch.Size([1, 16, 16, 32])
     """
 
     def __init__(self, filters: int, strides: int = 2, **kwargs: Any) -> None:
@@ -68,8 +83,6 @@ class ShortcutA(Layer):
 
 
 def _conv_bn(x: Any, filters: int, strides: int, name: str, bn_name: str, relu: str | None) -> Any:
-    from cnnkit.layers import BatchNormalization, Conv2D, ReLU, ZeroPadding2D
-
     if strides > 1:
         x = ZeroPadding2D(1, name=f"{name}_pad")(x)
     padding = "valid" if strides > 1 else "same"
@@ -81,9 +94,6 @@ def _conv_bn(x: Any, filters: int, strides: int, name: str, bn_name: str, relu: 
 
 def _cifar_resnet(depth: int, include_top: bool, weights: Any, input_tensor: Any, input_shape: Any, pooling: Any,
                   classes: int, classifier_activation: Any, name: str) -> Any:  # fmt: skip
-    from cnnkit.layers import Add, Dense, GlobalAveragePooling2D, ReLU
-    from cnnkit.models import Model
-
     _builder.check_arguments(weights, {}, include_top, classes, pooling)
     inputs = _builder.make_input(input_shape, input_tensor, (32, 32, 3), 8, require_default=False)
     n = (depth - 2) // 6

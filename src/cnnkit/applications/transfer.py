@@ -2,13 +2,33 @@
 learning rate, with BatchNorm kept in inference mode throughout (the trap that costs users days).
 
 Example:
-    >>> base = cnnkit.applications.ResNet18(weights="imagenet", include_top=False, input_shape=(160, 160, 3))
-    >>> model, (head, tuned) = cnnkit.applications.fine_tune(base, train_ds, classes=5, validation_data=val_ds)
+    >>> import cnnkit, numpy as np
+    >>> base = cnnkit.applications.LeNet5(include_top=False)  # in practice a pretrained base: ResNet18(weights=...)
+    >>> x, y = np.random.rand(8, 32, 32, 1).astype("float32"), np.arange(8) % 2
+    >>> model, (head, tuned) = cnnkit.applications.fine_tune(
+    ...     base, x, y, classes=2, head_epochs=1, fine_tune_epochs=1, verbose=0
+    ... )
+    >>> len(head.history["loss"]), len(tuned.history["loss"])
+    (1, 1)
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from cnnkit import optimizers
+from cnnkit.layers import (
+    Add,
+    AveragePooling2D,
+    BatchNormalization,
+    Concatenate,
+    Dense,
+    Dropout,
+    GlobalAveragePooling2D,
+    Input,
+    MaxPooling2D,
+)
+from cnnkit.models import Model
 
 __all__ = ["fine_tune", "split_blocks"]
 
@@ -16,8 +36,6 @@ __all__ = ["fine_tune", "split_blocks"]
 def split_blocks(base: Any) -> list[list[Any]]:
     """The base's layers cut into blocks: a block ends at a merge (a residual Add) or a pooling layer, which is
     where the zoo's families end theirs (ResNet residual blocks; VGG/AlexNet/LeNet conv groups)."""
-    from cnnkit.layers import Add, AveragePooling2D, Concatenate, MaxPooling2D
-
     ends = (Add, Concatenate, MaxPooling2D, AveragePooling2D)
     blocks: list[list[Any]] = [[]]
     for layer in base.layers:
@@ -28,8 +46,6 @@ def split_blocks(base: Any) -> list[list[Any]]:
 
 
 def _find_base(model: Any) -> Any:
-    from cnnkit.models import Model
-
     nested = [layer for layer in model.layers if isinstance(layer, Model)]
     if not nested:
         raise ValueError(
@@ -41,9 +57,7 @@ def _find_base(model: Any) -> Any:
 
 
 def _optimizer(name: str, learning_rate: float) -> Any:
-    from cnnkit.optimizers import get
-
-    return type(get(name))(learning_rate=learning_rate)
+    return type(optimizers.get(name))(learning_rate=learning_rate)
 
 
 def fine_tune(
@@ -87,9 +101,6 @@ def fine_tune(
         ``(model, (head_history, fine_tune_history))``; the second history is None when skipped. BatchNorm layers
         stay frozen (inference mode, moving statistics untouched) in both phases.
     """
-    from cnnkit.layers import BatchNormalization, Dense, Dropout, GlobalAveragePooling2D, Input
-    from cnnkit.models import Model
-
     if classes is not None:
         base = model_or_base
         inputs = Input(shape=tuple(base.inputs[0].shape[1:]))

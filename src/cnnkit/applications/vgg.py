@@ -8,8 +8,9 @@ VGG16). The classifier keeps torchvision's two Dropout layers (no weights; ident
 BatchNorm variants put BN after every conv with torchvision's epsilon 1e-5 (their convs keep their bias).
 
 Example:
-    >>> base = cnnkit.applications.VGG16(weights="imagenet", include_top=False, input_shape=(160, 160, 3))
-    >>> x = cnnkit.applications.vgg16.preprocess_input(images)   # torchvision weights: torch mean/std
+    >>> import cnnkit, numpy as np
+    >>> base = cnnkit.applications.VGG16(weights="imagenet", include_top=False)  # doctest: +SKIP
+    >>> x = cnnkit.applications.vgg16.preprocess_input(np.zeros((1, 224, 224, 3)))  # torchvision weights: mean/std
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from cnnkit.applications.imagenet_utils import decode_predictions
 from cnnkit.applications.imagenet_utils import preprocess_input as _preprocess
 from cnnkit.applications.registry import register_model
 from cnnkit.applications.weights import WeightsEntry, torchvision_entry
+from cnnkit.layers import Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from cnnkit.models import Model
 
 __all__ = [
     "VGG11", "VGG13", "VGG16", "VGG19", "VGG11_BN", "VGG13_BN", "VGG16_BN", "VGG19_BN",
@@ -133,9 +136,6 @@ def from_keras(layers: OrderedDict[str, list[np.ndarray]], depth: int) -> dict[s
 
 def _vgg(depth: int, bn: bool, include_top: bool, weights: Any, input_tensor: Any, input_shape: Any, pooling: Any,
          classes: int, classifier_activation: Any, dropout: float, name: str) -> Any:  # fmt: skip
-    from cnnkit.layers import Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
-    from cnnkit.models import Model
-
     table = WEIGHTS[f"VGG{depth}{'_BN' if bn else ''}"]
     _builder.check_arguments(weights, table, include_top, classes, pooling)
     _builder.check_classifier_activation(classifier_activation, weights)

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from cnnkit import __version__
+    from cnnkit._version import __version__
 
     parser.add_argument("--version", action="version", version=f"cnnkit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")

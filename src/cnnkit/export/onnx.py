@@ -94,9 +94,12 @@ def export_onnx(
         An :class:`OnnxExport` with the path and the largest absolute difference seen.
 
     Example:
-        >>> info = cnnkit.export.export_onnx(model, "model.onnx")
-        >>> info.max_abs_diff < 1e-5
-        True
+        >>> import tempfile, cnnkit
+        >>> model = cnnkit.Sequential([cnnkit.Input((8, 8, 1)), cnnkit.layers.Flatten(), cnnkit.layers.Dense(2)])
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     info = export_onnx(model, os.path.join(folder, "model.onnx"))
+        >>> info.input_shape, info.batch_sizes
+        ((8, 8, 1), (1, 3))
     """
     import onnx
     import onnxruntime as ort

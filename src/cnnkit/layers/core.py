@@ -69,7 +69,9 @@ class Dense(Layer):
     """``activation(inputs @ kernel + bias)`` on the last axis; kernel (in, out) as in Keras.
 
     Example:
-        >>> Dense(128, activation="relu")
+        >>> layer = Dense(128, activation="relu")
+        >>> layer(torch.ones(2, 64)).shape
+        torch.Size([2, 128])
     """
 
     def __init__(

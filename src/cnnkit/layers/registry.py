@@ -11,8 +11,11 @@ def register_layer(cls: type) -> type:
     """Class decorator: make a layer known to ``load_model``/``from_config`` under its class name.
 
     Example:
+        >>> from cnnkit.layers import Layer
         >>> @register_layer
-        ... class Scale(Layer): ...
+        ... class Doubler(Layer):
+        ...     def call(self, inputs):
+        ...         return inputs * 2
     """
     name = cls.__name__
     if name in _LAYER_CLASSES and _LAYER_CLASSES[name] is not cls:

@@ -84,7 +84,9 @@ def get(identifier: str | dict[str, Any] | Loss | Callable[..., Any]) -> Loss:
     Function names and plain functions come back wrapped in a `LossFunctionWrapper` named after them.
 
     Example:
-        >>> get("sparse_categorical_crossentropy")(labels, probabilities)
+        >>> loss = get("sparse_categorical_crossentropy")
+        >>> float(loss(torch.tensor([0, 1]), torch.tensor([[0.9, 0.1], [0.2, 0.8]])))  # mean of -log(0.9), -log(0.8)
+        0.1643
     """
     if isinstance(identifier, Loss):
         return identifier

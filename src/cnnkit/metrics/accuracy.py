@@ -92,7 +92,8 @@ class BinaryAccuracy(_Wrapper):
     """How often `(y_pred > threshold)` equals the 0/1 label.
 
     Example:
-        >>> BinaryAccuracy(threshold=0.5)([[1], [0]], [[0.9], [0.7]])  # 0.5
+        >>> float(BinaryAccuracy(threshold=0.5)([[1], [0]], [[0.9], [0.7]]))  # the second is predicted 1
+        0.5
     """
 
     _fn_default = staticmethod(binary_accuracy)

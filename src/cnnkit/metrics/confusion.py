@@ -121,7 +121,8 @@ class Precision(_ThresholdMetric):
     """`TP / (TP + FP)` with predictions above `thresholds` (default 0.5) counted positive.
 
     Example:
-        >>> Precision()([0, 1, 1, 1], [1, 0, 1, 1])  # 2 of 3 predicted positives are right
+        >>> float(Precision()([0, 1, 1, 1], [1, 0, 1, 1]))  # 2 of 3 predicted positives are right
+        0.6667
     """
 
     _counts = ("tp", "fp")
@@ -141,7 +142,8 @@ class Recall(_ThresholdMetric):
     """`TP / (TP + FN)` with predictions above `thresholds` (default 0.5) counted positive.
 
     Example:
-        >>> Recall()([0, 1, 1, 1], [1, 0, 1, 1])  # 2 of 3 positives found
+        >>> float(Recall()([0, 1, 1, 1], [1, 0, 1, 1]))  # 2 of 3 positives found
+        0.6667
     """
 
     _counts = ("tp", "fn")
@@ -164,7 +166,8 @@ class AUC(Metric):
     data (binary labels of any shape).
 
     Example:
-        >>> auc = AUC(num_thresholds=200); auc.update_state(labels, probabilities); float(auc.result())
+        >>> auc = AUC(num_thresholds=200); auc.update_state([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]); float(auc.result())
+        0.75
     """
 
     def __init__(

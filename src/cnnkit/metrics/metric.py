@@ -24,6 +24,7 @@ class Metric:
     Subclasses create their state in `__init__` with `add_variable(name, shape)`.
 
     Example:
+        >>> import cnnkit
         >>> m = cnnkit.metrics.Mean()
         >>> m.update_state([1.0, 3.0]); float(m.result())
         2.0
@@ -165,7 +166,9 @@ class MeanMetricWrapper(Mean):
     """Averages a per-sample function `fn(y_true, y_pred, **kwargs)` over everything seen.
 
     Example:
-        >>> MeanMetricWrapper(lambda t, p: (t - p).abs(), name="l1")
+        >>> l1 = MeanMetricWrapper(lambda t, p: (t - p).abs(), name="l1")
+        >>> l1.update_state(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 4.0])); float(l1.result())
+        1.5
     """
 
     def __init__(self, fn: Callable[..., torch.Tensor], name: str | None = None, dtype: Any = None, **kwargs: Any):

@@ -24,6 +24,7 @@ class Model(Layer):
     """A group of layers with training and inference features.
 
     Example:
+        >>> import cnnkit
         >>> inputs = cnnkit.layers.Input((64, 64, 3))
         >>> x = cnnkit.layers.Conv2D(8, 3, activation="relu")(inputs)
         >>> outputs = cnnkit.layers.Dense(1, activation="sigmoid")(cnnkit.layers.GlobalAveragePooling2D()(x))

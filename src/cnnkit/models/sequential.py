@@ -22,6 +22,7 @@ class Sequential(Model):
     """A linear stack of layers.
 
     Example:
+        >>> from cnnkit.layers import Conv2D, Dense, Flatten, MaxPooling2D
         >>> model = Sequential([
         ...     Conv2D(32, (3, 3), activation="relu", input_shape=(64, 64, 3)),
         ...     MaxPooling2D((2, 2)), Flatten(), Dense(1, activation="sigmoid")])

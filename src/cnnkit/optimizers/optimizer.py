@@ -73,9 +73,13 @@ class Optimizer:
     step)`, where `slots` maps slot names to lists aligned with `params` and `step` counts from 1.
 
     Example:
+        >>> import cnnkit
+        >>> w = torch.nn.Parameter(torch.ones(3))
         >>> opt = cnnkit.optimizers.Adam(1e-3)
-        >>> opt.build(list(model.parameters()))
-        >>> loss.backward(); opt.step(); opt.zero_grad()
+        >>> opt.build([w])
+        >>> (w**2).sum().backward(); opt.step(); opt.zero_grad()
+        >>> w.data
+        tensor([0.9990, 0.9990, 0.9990])
     """
 
     _slot_names: tuple[str, ...] = ()

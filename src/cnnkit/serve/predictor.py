@@ -7,6 +7,11 @@ import threading
 from typing import Any
 
 import numpy as np
+import torch
+
+from cnnkit.data.decode import DecodeError, load_array
+from cnnkit.interpret._utils import probabilities
+from cnnkit.pipeline import load_classifier
 
 __all__ = ["Predictor"]
 
@@ -15,8 +20,8 @@ class Predictor:
     """Decodes image bytes as training did, runs the model and returns the top classes.
 
     Example:
-        >>> p = Predictor.from_path("runs/flowers")
-        >>> p.predict(open("rose.jpg", "rb").read(), top_k=3)
+        >>> p = Predictor.from_path("runs/flowers")  # a run folder from `cnnkit train`  # doctest: +SKIP
+        >>> p.predict(open("rose.jpg", "rb").read(), top_k=3)  # doctest: +SKIP
         {'class': 'rose', 'probability': 0.93, 'top_k': [...]}
     """
 
@@ -26,8 +31,6 @@ class Predictor:
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> Predictor:
-        from cnnkit.pipeline import load_classifier
-
         return cls(load_classifier(path))
 
     def info(self) -> dict[str, Any]:
@@ -41,11 +44,6 @@ class Predictor:
 
     def predict(self, data: bytes, top_k: int = 1) -> dict[str, Any]:
         """Top-``top_k`` classes of one encoded image (JPEG, PNG, ...); ValueError if it cannot be decoded."""
-        import torch
-
-        from cnnkit.data.decode import DecodeError, load_array
-        from cnnkit.interpret._utils import probabilities
-
         c = self.classifier
         try:
             x = load_array(bytes(data), color_mode=c.color_mode, image_size=c.image_size).astype(np.float32)

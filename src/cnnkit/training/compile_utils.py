@@ -29,8 +29,6 @@ class CompiledLossAndMetrics:
     """Resolves the compile arguments and does the loss/metric bookkeeping of every step."""
 
     def __init__(self, loss: Any, loss_weights: Any = None, metrics: Any = None, weighted_metrics: Any = None) -> None:
-        from cnnkit import losses
-
         self._structure = "dict" if isinstance(loss, dict) else "list" if isinstance(loss, (list, tuple)) else "single"
         if self._structure == "dict":
             self.loss_fns = {k: losses.get(v) for k, v in loss.items()}
@@ -71,16 +69,13 @@ class CompiledLossAndMetrics:
 
     # ---------------------------------------------------------------------------------------------- metrics
     def _resolve(self, y: Any, y_pred: Any) -> None:
-        from cnnkit.metrics import get as metrics_get
-        from cnnkit.training.compile_utils import resolve_metric
-
         loss = self.loss_fns if self._structure == "single" else None
         self._resolved = []
         for spec, weighted in self._metric_specs:
             if isinstance(spec, str):
                 metric = resolve_metric(spec, loss, y, y_pred)
             elif isinstance(spec, (dict, type)) or not hasattr(spec, "update_state"):
-                metric = metrics_get(spec)  # a config dict (from a saved model), a class or a plain function
+                metric = metrics.get(spec)  # a config dict (from a saved model), a class or a plain function
             else:
                 metric = spec
             self._resolved.append((metric, weighted))
@@ -190,8 +185,10 @@ def resolve_metric(identifier: Any, loss: Any = None, y_true: Any = None, y_pred
     and keep the string as their name (`'AUC'` -> `'AUC'`); objects keep their own name.
 
     Example:
-        >>> resolve_metric("accuracy", "sparse_categorical_crossentropy", labels[:2], model(x[:2])).name
-        'accuracy'
+        >>> labels, probabilities = torch.tensor([0, 2]), torch.full((2, 3), 1 / 3)
+        >>> metric = resolve_metric("accuracy", "sparse_categorical_crossentropy", labels, probabilities)
+        >>> type(metric).__name__, metric.name
+        ('SparseCategoricalAccuracy', 'accuracy')
     """
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
         if y_true is not None and y_pred is not None:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from cnnkit import mixed_precision as precision
+from cnnkit import optimizers
 from cnnkit.callbacks.callback_list import CallbackList, LazyLogs
 from cnnkit.common.malloc import tune_malloc
 from cnnkit.mixed_precision import Policy, global_policy
@@ -67,8 +68,6 @@ class Trainer(TrainerState):
         dtype_policy: str | Policy | None = None,
     ) -> None:
         """Configures training (Keras' ``compile``), plus ``device`` and a mixed-precision ``dtype_policy``."""
-        from cnnkit import optimizers
-
         self._compile_config = {
             "loss": loss,
             "loss_weights": loss_weights,

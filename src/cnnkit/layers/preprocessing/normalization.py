@@ -21,7 +21,9 @@ class Normalization(Layer):
 
     Example:
         >>> norm = Normalization()
-        >>> norm.adapt(x_train)  # doctest: +SKIP  (a (N, H, W, C) array, a tensor or a dataset of batches)
+        >>> norm.adapt(np.array([[1.0], [3.0]]))  # a (N, ..., C) array, a tensor or a dataset of batches
+        >>> norm(torch.tensor([[3.0]]))
+        tensor([[1.]])
     """
 
     def __init__(self, axis: int | tuple[int, ...] | None = -1, mean: Any = None, variance: Any = None,
