@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
 
@@ -14,7 +13,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from cnnkit.common.files import atomic_write
+from cnnkit.common.files import atomic_path, atomic_write
 from cnnkit.layers.base import Layer
 from cnnkit.saving.formats import read_archive
 
@@ -105,16 +104,10 @@ def save_weights(model: Layer, filepath: str | os.PathLike, overwrite: bool = Tr
     if path.endswith(".weights.h5"):
         from cnnkit.saving.keras_h5 import write_keras3
 
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".weights.h5")
-        os.close(fd)
-        try:
-            write_keras3(model, tmp)
-            atomic_write(path, lambda f: f.write(open(tmp, "rb").read()), overwrite)
-        finally:
-            os.unlink(tmp)
+        with atomic_path(path, overwrite=overwrite) as tmp:  # h5py writes to a file name
+            write_keras3(model, str(tmp))
         return
-    atomic_write(path, lambda f: f.write(weights_bytes(model)), overwrite)
+    atomic_write(path, weights_bytes(model), overwrite=overwrite)
 
 
 def load_weights(model: Layer, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:
