@@ -288,4 +288,20 @@ def test_unbatched_and_label_errors(folder, capsys, monkeypatch):
     idfd(folder, image_size=(8, 8), validation_split=0.25, subset="training", seed=1)
     out = capsys.readouterr()
     assert out.out == "Found 17 files belonging to 3 classes.\nUsing 13 files for training.\n"
-    assert "Decoding images [" in out.err and "13/13" in out.err
+    assert "Decoding images\n13/13 - " in out.err and "\r" not in out.err  # the one Progbar; stderr is not a tty
+
+
+def test_the_cli_counts_what_the_loader_decodes(tmp_path, capsys):
+    # One extension list (data.decode.IMAGE_EXTENSIONS): a TIFF that the loader skips is not counted by inspect.
+    from cnnkit.data.decode import IMAGE_EXTENSIONS
+    from cnnkit.pipeline.inspect import inspect_directory
+
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        for i, ext in enumerate(IMAGE_EXTENSIONS):
+            Image.new("RGB", (8, 8), (i * 30, 0, 0)).save(tmp_path / name / f"{i}{ext}")
+        Image.new("RGB", (8, 8)).save(tmp_path / name / "scan.tif")
+    summary = inspect_directory(tmp_path)
+    ds = idfd(tmp_path, image_size=(8, 8), batch_size=None)
+    assert summary.num_images == len(ds.file_paths) == 2 * len(IMAGE_EXTENSIONS)
+    assert not any(p.endswith(".tif") for p in ds.file_paths)

@@ -1,4 +1,4 @@
-"""Pretrained weights: the table entry type, the cache directory, and verified, atomic downloads.
+"""Pretrained weights: the table entry type, the cache directory, and verified, atomic downloads (common.download).
 
 A file is downloaded once into ``$CNNKIT_HOME/weights`` (default ``~/.cnnkit/weights``), hashed while it streams,
 and moved into place only when its digest matches, so the cache never holds a corrupt or foreign file.
@@ -13,14 +13,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+
+from cnnkit.common.download import ChecksumError, DownloadError, download
+from cnnkit.common.download import cache_dir as common_cache_dir
 
 __all__ = ["WeightsEntry", "weights_cache_dir", "fetch_weights", "verify_file"]
 
@@ -101,9 +98,8 @@ def torchvision_entry(url: str, num_params: int, acc1: float, acc5: float, recip
 
 
 def weights_cache_dir() -> Path:
-    """``$CNNKIT_HOME/weights`` when CNNKIT_HOME is set, else ``~/.cnnkit/weights``."""
-    home = os.environ.get("CNNKIT_HOME")
-    return (Path(home) if home else Path.home() / ".cnnkit") / "weights"
+    """``$CNNKIT_HOME/weights`` when CNNKIT_HOME is set, else ``~/.cnnkit/weights`` (the one cache root's folder)."""
+    return common_cache_dir("weights")
 
 
 def _digests(path: Path) -> tuple[str, str]:
@@ -115,49 +111,31 @@ def _digests(path: Path) -> tuple[str, str]:
     return sha.hexdigest(), md5.hexdigest()
 
 
-def _check(name: str, sha256_hex: str, md5_hex: str, sha256: str | None, md5: str | None, where: str) -> None:
-    if sha256 is not None and not sha256_hex.startswith(sha256.lower()):
-        what = "sha256 prefix" if len(sha256) < 64 else "sha256"
-        raise ValueError(
-            f"The weights file '{name}' failed its integrity check. Expected {what} {sha256}. "
-            f"Received: sha256={sha256_hex} ({where}). The file is corrupt or not the published one; it was not "
+def _integrity_error(name: str, algorithm: str, expected: str, received: str, where: str) -> ValueError:
+    if algorithm == "sha256":
+        what = "sha256 prefix" if len(expected) < 64 else "sha256"
+        return ValueError(
+            f"The weights file '{name}' failed its integrity check. Expected {what} {expected}. "
+            f"Received: sha256={received} ({where}). The file is corrupt or not the published one; it was not "
             f"kept. Retry the download, or check the URL."
         )
+    return ValueError(
+        f"The weights file '{name}' failed its integrity check. Expected md5 {expected}. Received: md5={received} "
+        f"({where}). The file is corrupt or not the published one; it was not kept. Retry the download."
+    )
+
+
+def _check(name: str, sha256_hex: str, md5_hex: str, sha256: str | None, md5: str | None, where: str) -> None:
+    if sha256 is not None and not sha256_hex.startswith(sha256.lower()):
+        raise _integrity_error(name, "sha256", sha256, sha256_hex, where)
     if md5 is not None and md5_hex != md5.lower():
-        raise ValueError(
-            f"The weights file '{name}' failed its integrity check. Expected md5 {md5}. Received: md5={md5_hex} "
-            f"({where}). The file is corrupt or not the published one; it was not kept. Retry the download."
-        )
+        raise _integrity_error(name, "md5", md5, md5_hex, where)
 
 
 def verify_file(path: str | os.PathLike, sha256: str | None = None, md5: str | None = None) -> None:
     """Raises ValueError when the file's sha256 (full or prefix) or md5 does not match."""
     sha_hex, md5_hex = _digests(Path(path))
     _check(Path(path).name, sha_hex, md5_hex, sha256, md5, str(path))
-
-
-class _Progress:
-    """A one-line progress bar on stderr, redrawn at most ten times a second."""
-
-    def __init__(self, name: str, total: int | None, stream: IO[str], enabled: bool) -> None:
-        self.name, self.total, self.stream, self.enabled = name, total, stream, enabled
-        self.done, self._last = 0, 0.0
-
-    def update(self, n: int, final: bool = False) -> None:
-        self.done += n
-        now = time.monotonic()
-        if not self.enabled or (not final and now - self._last < 0.1):
-            return
-        self._last = now
-        mb = self.done / 1e6
-        if self.total:
-            frac = self.done / self.total
-            bar = "#" * int(30 * frac)
-            line = f"\rDownloading {self.name}: [{bar:<30}] {100 * frac:5.1f}% {mb:.1f}/{self.total / 1e6:.1f} MB"
-        else:
-            line = f"\rDownloading {self.name}: {mb:.1f} MB"
-        self.stream.write(line + ("\n" if final else ""))
-        self.stream.flush()
 
 
 def fetch_weights(
@@ -202,35 +180,13 @@ def fetch_weights(
     target = folder / name
     if target.is_file():
         return target  # only verified files are ever moved into the cache
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
-    tmp = Path(tmp_name)
     try:
-        sha, md5_hash = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-        with os.fdopen(fd, "wb") as out:
-            try:
-                response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - URLs come from our tables
-            except (urllib.error.URLError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise ConnectionError(
-                    f"Could not download the weights file '{name}' ({reason}). Expected network access to {url} or "
-                    f"the file already in the cache. Received: url={url!r}. Without internet, download it elsewhere "
-                    f"and copy it to {target}, or pass weights='/path/to/{name}'."
-                ) from exc
-            with response:
-                total = response.headers.get("Content-Length")
-                bar = _Progress(name, int(total) if total else None, sys.stderr, progress)
-                for chunk in iter(lambda: response.read(_CHUNK), b""):
-                    out.write(chunk)
-                    sha.update(chunk)
-                    md5_hash.update(chunk)
-                    bar.update(len(chunk))
-                bar.update(0, final=True)
-            out.flush()
-            os.fsync(out.fileno())
-        _check(name, sha.hexdigest(), md5_hash.hexdigest(), sha256, md5, f"downloaded from {url}")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
+        return download(url, target, sha256=sha256, md5=md5, progress=progress, timeout=timeout)
+    except DownloadError as exc:
+        raise ConnectionError(
+            f"Could not download the weights file '{name}' ({exc.reason}). Expected network "
+            f"access to {url} or the file already in the cache. Received: url={url!r}. Without internet, download "
+            f"it elsewhere and copy it to {target}, or pass weights='/path/to/{name}'."
+        ) from exc
+    except ChecksumError as exc:  # the zoo's wording, which names the weights file
+        raise _integrity_error(name, exc.algorithm, exc.expected, exc.received, f"downloaded from {url}") from None

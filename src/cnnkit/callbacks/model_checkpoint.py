@@ -110,16 +110,14 @@ def _all_finite(model: torch.nn.Module) -> bool:
 
 
 def save_atomic(model: torch.nn.Module, path: str, weights_only: bool) -> None:
-    """Saves via a temporary file in the same folder and a rename, so ``path`` is always a whole file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
+    """Saves so that ``path`` is always a whole file: every saver below writes through ``common.files.atomic_write``
+    (a temporary file in the same folder, then a rename), and keeps the file name, which picks the format."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     if weights_only and hasattr(model, "save_weights"):
-        model.save_weights(str(tmp))
+        model.save_weights(path)
     elif not weights_only and hasattr(model, "save"):
-        model.save(str(tmp))
+        model.save(path)
     else:  # a plain torch module: its state_dict as safetensors
         from cnnkit.saving.checkpoint import save_state
 
-        save_state(tmp, {"model": model.state_dict()})
-    os.replace(tmp, target)
+        save_state(path, {"model": model.state_dict()})

@@ -2,7 +2,9 @@
 
 ``verbose=1``: ``12/128 ━━━━━━━━━━━━━━━━━━━━ 3s 30ms/step - accuracy: 0.9123 - loss: 0.2345`` redrawn at most every
 ``interval`` seconds (so the training loop syncs with the device only then); ``verbose=2``: one line when the
-target is reached. ``'auto'`` means 1 on a terminal and 2 otherwise (logs and CI stay readable).
+target is reached. ``'auto'`` means 1 on a terminal and 2 otherwise, so a bar written into a pipe or a log file
+never holds a ``\r`` (logs and CI stay readable). Training, decoding, dataset writing and downloads all draw this one
+bar.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ def _format_duration(seconds: float) -> str:
 class Progbar:
     """Progress bar over ``target`` steps (``None`` when unknown).
 
+    Args:
+        target: Total number of steps, or None when unknown (then pass ``finalize=True`` to the last update).
+        width: Width of the bar in characters.
+        verbose: 0 (silent), 1 (a bar redrawn in place with ``\r``), 2 (one line at the end) or ``'auto'`` (1 when
+            ``stream`` is a terminal, else 2).
+        interval: Least seconds between two redraws at ``verbose=1``.
+        unit_name: What a step is, for the per-step time (``ms/step``, ``us/image``).
+        stream: Where to write (default ``sys.stdout``).
+        title: A line written once before the bar (``Decoding images``), unless silent.
+
     Example:
         >>> bar = Progbar(10, verbose=2)
         >>> for i in range(1, 11):
@@ -60,14 +72,17 @@ class Progbar:
         self,
         target: int | None,
         width: int = 20,
-        verbose: int = 1,
+        verbose: int | str = 1,
         interval: float = 0.1,
         unit_name: str = "step",
         stream: TextIO | None = None,
+        title: str | None = None,
     ) -> None:
-        self.target, self.width, self.verbose, self.interval = target, width, verbose, interval
-        self.unit_name = unit_name
         self.stream = stream or sys.stdout
+        self.target, self.width, self.interval = target, width, interval
+        self.verbose = resolve_verbose(verbose, self.stream)
+        self.unit_name = unit_name
+        self._title = title
         self._start = time.monotonic()
         self._last_draw = -math.inf  # the first step always draws
         self._last_len = 0
@@ -83,12 +98,19 @@ class Progbar:
             return finished
         return finished or time.monotonic() - self._last_draw >= self.interval
 
+    def add(self, n: int, values: Mapping[str, float] | None = None) -> None:
+        """Advances by ``n`` steps (for counts that arrive in chunks: bytes, files)."""
+        self.update(self._seen + n, values)
+
     def update(self, current: int, values: Mapping[str, float] | None = None, finalize: bool | None = None) -> None:
         """Draws step ``current`` with ``values`` (already averaged, as Keras' logs are)."""
         self._seen = current
         finalize = finalize if finalize is not None else (self.target is not None and current >= self.target)
         if self.verbose == 0 or self._done or not (finalize or self.due(current)):
             return
+        if self._title is not None:
+            self.stream.write(self._title + "\n")
+            self._title = None
         now = time.monotonic()
         self._last_draw = now
         elapsed = now - self._start

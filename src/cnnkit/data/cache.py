@@ -3,7 +3,7 @@
 A disk cache is two files in the cache directory, ``<key>.npy`` (the pixels, memory-mapped on reuse) and
 ``<key>.json`` (settings, each file's path, size and mtime, and why a file was skipped). ``key`` hashes the folder
 and the decode settings; the file list is checked on every load, so a changed folder is re-read and an unchanged
-one is not. Both files are written to a temporary name and moved into place (``os.replace``), pixels first.
+one is not. Both files are written atomically (``common.files``: a temporary name, then a rename), pixels first.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnkit.common.files import atomic_path, atomic_write
 from cnnkit.data.loader import DecodeSettings, decode_into
 
 CACHE_VERSION = 1
@@ -35,12 +36,6 @@ def fingerprint(paths: list[str]) -> list[list]:
 def cache_key(name: str, settings: DecodeSettings) -> str:
     payload = json.dumps({"name": os.path.abspath(name), "settings": settings.as_dict(), "v": CACHE_VERSION})
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
-
-
-def _write_json_atomic(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
 
 
 def _try_reuse(npy: Path, meta: Path, settings: DecodeSettings, files: list[list]) -> tuple | None:
@@ -93,17 +88,11 @@ def build_store(
     reused = _try_reuse(npy, meta, settings, files)
     if reused is not None:
         return reused[0], reused[1], True
-    tmp = directory / f".{npy.name}.tmp-{os.getpid()}"
-    try:
+    with atomic_path(npy) as tmp:  # decoded straight into the memory-mapped temporary file
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         reasons = decode_into(paths, settings, mm, workers, progress)
         mm.flush()
         del mm
-        os.replace(tmp, npy)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _write_json_atomic(
-        meta, {"version": CACHE_VERSION, "settings": settings.as_dict(), "files": files, "reasons": reasons}
-    )
+    manifest = {"version": CACHE_VERSION, "settings": settings.as_dict(), "files": files, "reasons": reasons}
+    atomic_write(meta, json.dumps(manifest))
     return np.load(npy, mmap_mode="r"), reasons, False

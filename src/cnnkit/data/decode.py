@@ -19,6 +19,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # PIL's own default (about 0.25 GB for 24-bit images); a larger image is treated as a decompression bomb.
 DEFAULT_MAX_PIXELS = 89_478_485
 
+# The one list of file extensions cnnkit treats as images: what the folder loader lists and decodes, and what the
+# CLI counts. Keras' allow-list plus WebP, which PIL decodes (Keras' TensorFlow decoder cannot). TIFF is left out, as
+# in Keras: its 16-bit and float variants do not map to uint8 pixels without guessing a scale.
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".webp")
+
 COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
 # Keras' names. The first four match Keras' torch backend (torch interpolate, no antialias, half-pixel centers);
 # lanczos3/lanczos5 use PIL's Lanczos filter (a=3) on the uint8 image.

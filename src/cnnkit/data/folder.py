@@ -12,8 +12,8 @@ import numpy as np
 
 from cnnkit.data.cache import build_store
 from cnnkit.data.dataset import ImageDataset
-from cnnkit.data.decode import DEFAULT_MAX_PIXELS, check_color_mode, check_interpolation
-from cnnkit.data.index import IMAGE_FORMATS, check_split_args, index_directory, split
+from cnnkit.data.decode import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, check_color_mode, check_interpolation
+from cnnkit.data.index import check_split_args, index_directory, split
 from cnnkit.data.lazy import LazyStore
 from cnnkit.data.loader import DecodeSettings
 
@@ -59,7 +59,7 @@ def _check_args(labels: Any, label_mode: Any, class_names: Any, image_size: Any,
 
 def _no_images(directory: str, what: str = "No images found in directory") -> ValueError:
     return ValueError(
-        f"{what} {directory!r}. Expected image files ({', '.join(IMAGE_FORMATS)}) in one sub-folder per class "
+        f"{what} {directory!r}. Expected image files ({', '.join(IMAGE_EXTENSIONS)}) in one sub-folder per class "
         f"(or anywhere below it with labels=None). Received: directory={directory!r}. "
         "Check the path and the folder layout."
     )

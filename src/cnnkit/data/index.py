@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# Keras' allow-list plus WebP, which cnnkit decodes (Keras' TensorFlow decoder cannot).
-IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".webp")
+from cnnkit.data.decode import IMAGE_EXTENSIONS
 
 
 def _unreadable(directory: str, err: OSError) -> ValueError:
@@ -58,7 +57,7 @@ def index_directory(
     shuffle: bool = True,
     seed: int | None = None,
     follow_links: bool = False,
-    formats: Sequence[str] = IMAGE_FORMATS,
+    formats: Sequence[str] = IMAGE_EXTENSIONS,
 ) -> tuple[list[str], np.ndarray | None, list[str] | None, int]:
     """List image files with their labels, in Keras' order.
 

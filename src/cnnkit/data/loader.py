@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from cnnkit.common.progbar import Progbar
 from cnnkit.data.decode import DEFAULT_MAX_PIXELS, check_color_mode, try_load_array
-from cnnkit.data.progress import Progress
 
 CHUNK = 64  # files per task: big enough to amortize inter-process overhead, small enough to balance the load
 PROGRESS_MIN_FILES = 1000
@@ -91,20 +92,20 @@ def decode_into(
     workers = default_workers() if workers is None else max(1, int(workers))
     chunks = [(s, paths[s : s + CHUNK]) for s in range(0, n, CHUNK)]
     show = progress and n >= PROGRESS_MIN_FILES
-    with Progress(n, "Decoding images", enabled=show) as bar:
-        if workers == 1 or len(chunks) < 2:
-            for start, chunk in chunks:
-                _, arr, rs = _decode_chunk(start, chunk, settings)
-                out[start : start + len(chunk)] = arr
-                reasons[start : start + len(chunk)] = rs
-                bar.update(len(chunk))
-            return reasons
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=ctx, initializer=_worker_init) as pool:
-            futures = [pool.submit(_decode_chunk, start, chunk, settings) for start, chunk in chunks]
-            for fut in as_completed(futures):
-                start, arr, rs = fut.result()
-                out[start : start + len(rs)] = arr
-                reasons[start : start + len(rs)] = rs
-                bar.update(len(rs))
+    bar = Progbar(n, verbose="auto" if show else 0, unit_name="image", stream=sys.stderr, title="Decoding images")
+    if workers == 1 or len(chunks) < 2:
+        for start, chunk in chunks:
+            _, arr, rs = _decode_chunk(start, chunk, settings)
+            out[start : start + len(chunk)] = arr
+            reasons[start : start + len(chunk)] = rs
+            bar.add(len(chunk))
+        return reasons
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=ctx, initializer=_worker_init) as pool:
+        futures = [pool.submit(_decode_chunk, start, chunk, settings) for start, chunk in chunks]
+        for fut in as_completed(futures):
+            start, arr, rs = fut.result()
+            out[start : start + len(rs)] = arr
+            reasons[start : start + len(rs)] = rs
+            bar.add(len(rs))
     return reasons

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from cnnkit.data.progress import Progress
+from cnnkit.common.files import atomic_write
+from cnnkit.common.progbar import Progbar
 
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "jpg": "jpg", "bmp": "bmp", "gif": "gif", "webp": "webp"}
 PIL_FORMATS = {"png": "PNG", "jpg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP"}
@@ -78,20 +81,23 @@ def to_folder(
     counts: dict[int, int] = {}
     written: list[Path] = []
     todo = np.flatnonzero(keep)
-    with Progress(len(todo), "Writing images", enabled=verbose and len(todo) >= 2000) as bar:
-        for k, i in enumerate(todo):
-            label = int(y[i])
-            if max_per_class is not None and counts.get(label, 0) >= max_per_class:
-                continue
-            counts[label] = counts.get(label, 0) + 1
-            ext = EXTENSIONS[formats[k % len(formats)].lower()]
-            img = x[i][:, :, 0] if x.ndim == 4 and x.shape[3] == 1 else x[i]
-            path = root / names[label] / f"{i:06d}.{ext}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            kwargs = {"quality": quality} if ext in ("jpg", "webp") else {}
-            Image.fromarray(img).save(tmp, format=PIL_FORMATS[ext], **kwargs)
-            os.replace(tmp, path)
-            written.append(path)
-            bar.update()
+    show = verbose and len(todo) >= 2000
+    bar = Progbar(
+        len(todo), verbose="auto" if show else 0, unit_name="image", stream=sys.stderr, title="Writing images"
+    )
+    for k, i in enumerate(todo):
+        bar.update(k)
+        label = int(y[i])
+        if max_per_class is not None and counts.get(label, 0) >= max_per_class:
+            continue
+        counts[label] = counts.get(label, 0) + 1
+        ext = EXTENSIONS[formats[k % len(formats)].lower()]
+        img = Image.fromarray(x[i][:, :, 0] if x.ndim == 4 and x.shape[3] == 1 else x[i])
+        path = root / names[label] / f"{i:06d}.{ext}"
+        kwargs = {"quality": quality} if ext in ("jpg", "webp") else {}
+        # No fsync per image: a folder of thousands of files would wait on the disk for each, and an interrupted
+        # export is simply run again; the rename still keeps half-written images out of the folder.
+        atomic_write(path, functools.partial(img.save, format=PIL_FORMATS[ext], **kwargs), fsync=False)
+        written.append(path)
+    bar.update(len(todo), finalize=True)
     return written

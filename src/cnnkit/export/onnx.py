@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from cnnkit.common.files import atomic_path
 
 __all__ = ["DEFAULT_OPSET", "OnnxExport", "export_model", "export_onnx", "model_input_shape"]
 
@@ -121,54 +122,51 @@ def export_onnx(
     wrapper = _Inference(model).eval()
     gen = torch.Generator().manual_seed(0)
     example = torch.rand((2, *shape), generator=gen) * 255.0
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        # Traced with autograd on: layers take their plain (exportable) path, not fused inference-only CPU kernels.
-        with torch.enable_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # The TorchScript exporter needs no extra package (the torch.export one needs onnxscript) and writes
-            # one self-contained file for models under 2 GB.
-            torch.onnx.export(
-                wrapper,
-                (example,),
-                tmp,
-                dynamo=False,
-                input_names=["input"],
-                output_names=["output"],
-                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-                opset_version=opset,
-                do_constant_folding=True,
-            )
-        proto = onnx.load(tmp, load_external_data=False)
-        external = [t.name for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
-        if external:
-            raise ValueError(
-                "The ONNX file would need external data files. Expected a model under 2 GB. "
-                f"Received: {len(external)} external tensors. Export a smaller model."
-            )
-        onnx.checker.check_model(proto)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
-        session = ort.InferenceSession(tmp, options, providers=["CPUExecutionProvider"])
-        worst = 0.0
-        for n in check_batch_sizes:
-            x = torch.rand((n, *shape), generator=gen) * 255.0
-            with torch.no_grad():
-                expected = wrapper(x).detach().cpu().numpy()
-            got = session.run(["output"], {"input": x.numpy()})[0]
-            if got.shape != expected.shape or not np.allclose(got, expected, atol=atol, rtol=rtol):
-                diff = float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf")
-                raise ValueError(
-                    "The ONNX model does not reproduce PyTorch. Expected outputs within "
-                    f"atol={atol}, rtol={rtol}. Received: max abs difference {diff:.3g} at batch size {n} "
-                    f"(shapes {got.shape} vs {expected.shape}). Try another opset=..."
+        with atomic_path(path) as tmp_path:  # checked from the temporary file; renamed only if it passes
+            tmp = str(tmp_path)  # onnxruntime takes a str
+            # Traced with autograd on: layers take their plain (exportable) path, not fused inference-only CPU kernels.
+            with torch.enable_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # The TorchScript exporter needs no extra package (the torch.export one needs onnxscript) and writes
+                # one self-contained file for models under 2 GB.
+                torch.onnx.export(
+                    wrapper,
+                    (example,),
+                    tmp,
+                    dynamo=False,
+                    input_names=["input"],
+                    output_names=["output"],
+                    dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                    opset_version=opset,
+                    do_constant_folding=True,
                 )
-            worst = max(worst, float(np.abs(got - expected).max()))
-        os.replace(tmp, path)
+            proto = onnx.load(tmp, load_external_data=False)
+            external = [t.name for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+            if external:
+                raise ValueError(
+                    "The ONNX file would need external data files. Expected a model under 2 GB. "
+                    f"Received: {len(external)} external tensors. Export a smaller model."
+                )
+            onnx.checker.check_model(proto)
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
+            session = ort.InferenceSession(tmp, options, providers=["CPUExecutionProvider"])
+            worst = 0.0
+            for n in check_batch_sizes:
+                x = torch.rand((n, *shape), generator=gen) * 255.0
+                with torch.no_grad():
+                    expected = wrapper(x).detach().cpu().numpy()
+                got = session.run(["output"], {"input": x.numpy()})[0]
+                if got.shape != expected.shape or not np.allclose(got, expected, atol=atol, rtol=rtol):
+                    diff = float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf")
+                    raise ValueError(
+                        "The ONNX model does not reproduce PyTorch. Expected outputs within "
+                        f"atol={atol}, rtol={rtol}. Received: max abs difference {diff:.3g} at batch size {n} "
+                        f"(shapes {got.shape} vs {expected.shape}). Try another opset=..."
+                    )
+                worst = max(worst, float(np.abs(got - expected).max()))
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         for m, mode in training:
             m.training = mode
     return OnnxExport(

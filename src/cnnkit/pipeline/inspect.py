@@ -7,9 +7,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DataSummary", "inspect_directory", "IMAGE_EXTENSIONS"]
+from cnnkit.data.decode import IMAGE_EXTENSIONS  # the loader's list, so the CLI counts exactly what it decodes
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+__all__ = ["DataSummary", "inspect_directory", "IMAGE_EXTENSIONS"]
 
 
 @dataclass

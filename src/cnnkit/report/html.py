@@ -9,7 +9,6 @@ import html
 import io
 import os
 import string
-import tempfile
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnkit.common.files import atomic_write
 from cnnkit.report import plots
 from cnnkit.report.run import RunFiles, load_run
 
@@ -224,12 +224,5 @@ def write_report(
         dataset = run.validation_dataset(data_dir)
     page = render_report(run, model=model, dataset=dataset, progress=progress)
     target = Path(out) if out is not None else run.path / "report.html"
-    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".html", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(target, page)
     return target

@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from cnnkit.common.files import atomic_write
 
 __all__ = [
     "to_uint8_image",
@@ -65,18 +66,7 @@ def png_bytes(array: np.ndarray) -> bytes:
 
 def save_png(data: bytes | np.ndarray, path: str | os.PathLike) -> Path:
     """Writes PNG bytes (or a uint8 array) to ``path`` atomically."""
-    path = Path(path)
-    payload = data if isinstance(data, bytes) else png_bytes(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, data if isinstance(data, bytes) else png_bytes(data))
 
 
 def heatmap_overlay(image: Any, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:

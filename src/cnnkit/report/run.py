@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cnnkit.common.files import atomic_write_json
 
 __all__ = ["RunFiles", "load_run", "write_json", "read_history", "MODEL_FILE"]
 
@@ -25,17 +26,7 @@ CLASS_NAMES_FILE = "class_names.json"
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Writes ``obj`` as indented JSON, atomically."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write_json(path, obj, indent=2)
 
 
 def read_history(path: str | os.PathLike) -> dict[str, list[float]]:

@@ -60,7 +60,7 @@ def save_model(model: Layer, filepath: str | os.PathLike, overwrite: bool = True
             for name, data in entries.items():
                 archive.writestr(name, data)
 
-    atomic_write(filepath, write, overwrite)
+    atomic_write(filepath, write, overwrite=overwrite)
 
 
 def load_model(

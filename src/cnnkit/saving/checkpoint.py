@@ -22,6 +22,7 @@ import safetensors
 import safetensors.torch
 import torch
 
+from cnnkit.common.files import atomic_write
 from cnnkit.saving.formats import check_regular_file
 
 _NAME = re.compile(r"^ckpt-(\d{8})\.safetensors$")
@@ -99,30 +100,12 @@ def _digest(meta_json: str, tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` via a temporary file, fsync and rename, so ``path`` is never half-written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # some filesystems cannot fsync a directory; the rename is still atomic
-        pass
-
-
 def save_state(path: str | os.PathLike, state: Any) -> None:
     """Saves a nested state (tensors, arrays, JSON values) to one safetensors file, atomically."""
     tensors: dict[str, torch.Tensor] = {}
     meta_json = json.dumps(flatten_state(state, tensors))
     metadata = {"cnnkit_state": meta_json, "sha256": _digest(meta_json, tensors), "format": "cnnkit-checkpoint-1"}
-    write_atomic(Path(path), safetensors.torch.save(tensors, metadata=metadata))
+    atomic_write(path, safetensors.torch.save(tensors, metadata=metadata))
 
 
 def load_state(path: str | os.PathLike) -> Any:
@@ -170,7 +153,9 @@ class CheckpointManager:
         save_state(path, state)
         for old in self.checkpoints()[self.keep :]:  # only once the new file is whole
             old.unlink(missing_ok=True)
-        for stale in self.directory.glob(".ckpt-*.tmp"):  # left by a process killed mid-write
+        # Temporary names end in .<pid>.tmp (common.files.temp_name): those of other pids were left by a process
+        # killed mid-write.
+        for stale in self.directory.glob(".ckpt-*.tmp"):
             if not stale.name.endswith(f".{os.getpid()}.tmp"):
                 stale.unlink(missing_ok=True)
         return path

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 
 import torch
@@ -14,7 +13,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save as st_save
 
-from cnnkit.common.files import atomic_write
+from cnnkit.common.files import atomic_path, atomic_write
 from cnnkit.layers.base import Layer
 from cnnkit.saving import keras_h5
 from cnnkit.saving.formats import detect_format, read_archive, safetensors_metadata
@@ -123,16 +122,10 @@ def save_weights(model: Layer, filepath: str | os.PathLike, overwrite: bool = Tr
             f"filepath={path!r}. Use e.g. 'model.weights.h5', or '.safetensors' for cnnkit's own format."
         )
     if path.endswith(".weights.h5"):
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".weights.h5")
-        os.close(fd)
-        try:
-            keras_h5.write_keras3(model, tmp)
-            atomic_write(path, lambda f: f.write(open(tmp, "rb").read()), overwrite)
-        finally:
-            os.unlink(tmp)
+        with atomic_path(path, overwrite=overwrite) as tmp:  # h5py writes to a file name
+            keras_h5.write_keras3(model, str(tmp))
         return
-    atomic_write(path, lambda f: f.write(weights_bytes(model)), overwrite)
+    atomic_write(path, weights_bytes(model), overwrite=overwrite)
 
 
 def _order(metadata: Mapping[str, str]) -> list[str] | None:

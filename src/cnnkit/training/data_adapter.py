@@ -9,31 +9,16 @@ exact resume; array data is shuffled with a permutation that is a pure function 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
+# map_structure and flatten live in common.nest; trainer.py & co. still reach them as data_adapter.map_structure.
+from cnnkit.common.nest import flatten, map_structure
+
 Batch = tuple[Any, Any, Any]
-
-
-def map_structure(fn: Callable, data: Any) -> Any:
-    """Applies ``fn`` to every leaf of nested lists/tuples/dicts."""
-    if isinstance(data, dict):
-        return {k: map_structure(fn, v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return type(data)(map_structure(fn, v) for v in data)
-    return None if data is None else fn(data)
-
-
-def flatten(data: Any) -> list:
-    """The leaves of nested lists/tuples/dicts, in order."""
-    if isinstance(data, dict):
-        return [leaf for v in data.values() for leaf in flatten(v)]
-    if isinstance(data, (list, tuple)):
-        return [leaf for v in data for leaf in flatten(v)]
-    return [] if data is None else [data]
 
 
 def is_array_like(data: Any) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from cnnkit.common.files import atomic_write
 from cnnkit.data.decode import DEFAULT_MAX_PIXELS, DecodeError, check_color_mode, open_image, to_mode
 
 PIL_INTERPOLATION_METHODS = {
@@ -153,11 +154,9 @@ def save_img(
     if not isinstance(path, (str, os.PathLike)):
         img.save(path, format=file_format, **kwargs)
         return
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        img.save(tmp, format=file_format or None, **kwargs)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    if not file_format:
+        raise ValueError(
+            f"Cannot tell which image format to write. Expected a file name with an extension or file_format=... "
+            f"Received: path={os.fspath(path)!r}. Add an extension such as '.png', or pass file_format='png'."
+        )
+    atomic_write(path, lambda f: img.save(f, format=file_format, **kwargs))
