@@ -15,7 +15,7 @@ from typing import Any
 
 from safetensors.torch import load as st_load
 
-import cnnkit
+from cnnkit._version import __version__
 from cnnkit.common.files import atomic_write
 from cnnkit.layers.base import Layer
 from cnnkit.saving.formats import _not_a_model, read_archive
@@ -43,7 +43,7 @@ def save_model(model: Layer, filepath: str | os.PathLike, overwrite: bool = True
     config = serialize_layer(model)
     entries: dict[str, bytes] = {
         "cnnkit.json": json.dumps(
-            {"format": FORMAT, "format_version": FORMAT_VERSION, "cnnkit_version": cnnkit.__version__}
+            {"format": FORMAT, "format_version": FORMAT_VERSION, "cnnkit_version": __version__}
         ).encode(),
         "config.json": json.dumps(config, indent=1).encode(),
         "model.safetensors": weights_bytes(model),
