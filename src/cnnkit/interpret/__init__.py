@@ -15,6 +15,7 @@ from cnnkit.interpret.feature_maps import feature_maps
 from cnnkit.interpret.filters import filters
 from cnnkit.interpret.gradcam import default_cam_layer, grad_cam
 from cnnkit.interpret.hooks import Hook, Hooks, hook_output, hook_outputs
+from cnnkit.interpret.utils import probabilities
 
 __all__ = [
     "Hook",
@@ -30,5 +31,6 @@ __all__ = [
     "hook_output",
     "hook_outputs",
     "per_class_metrics",
+    "probabilities",
     "top_losses",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnnkit.interpret._utils import eval_mode, first_output, labels_to_int, probabilities
+from cnnkit.interpret.utils import eval_mode, first_output, labels_to_int, probabilities
 
 __all__ = ["confusion_matrix", "per_class_metrics", "collect_predictions", "Predictions", "top_losses", "TopLosses"]
 

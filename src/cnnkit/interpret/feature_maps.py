@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnnkit.interpret._utils import eval_mode, find_layer, first_output, is_conv, to_batch, to_nhwc
 from cnnkit.interpret.hooks import Hooks, leaf_modules
+from cnnkit.interpret.utils import eval_mode, find_layer, first_output, is_conv, to_batch, to_nhwc
 
 __all__ = ["feature_maps"]
 

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnnkit.interpret._utils import conv_kernel, find_layer, is_conv
 from cnnkit.interpret.hooks import leaf_modules
+from cnnkit.interpret.utils import conv_kernel, find_layer, is_conv
 
 __all__ = ["filters"]
 

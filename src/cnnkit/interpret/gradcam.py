@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnnkit.interpret._utils import (
+from cnnkit.interpret.hooks import Hooks, leaf_modules
+from cnnkit.interpret.utils import (
     eval_mode,
     find_layer,
     first_output,
@@ -21,7 +22,6 @@ from cnnkit.interpret._utils import (
     to_batch,
     to_nhwc,
 )
-from cnnkit.interpret.hooks import Hooks, leaf_modules
 
 __all__ = ["grad_cam", "default_cam_layer"]
 

@@ -193,6 +193,11 @@ class Model(Layer):
         self._get_trainer("load_training_state").load_training_state(entries)
 
     @property
+    def trainer(self) -> Any:
+        """The ``Trainer`` that ``compile()`` made (None before): callbacks read training state through it."""
+        return self._trainer
+
+    @property
     def optimizer(self) -> Any:
         return None if self._trainer is None else getattr(self._trainer, "optimizer", None)
 

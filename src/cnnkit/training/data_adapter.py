@@ -49,7 +49,8 @@ def to_tensor(value: Any, is_input: bool = True) -> torch.Tensor:
     return value
 
 
-def _leaves_to_tensors(data: Any, is_input: bool) -> Any:
+def leaves_to_tensors(data: Any, is_input: bool) -> Any:
+    """Every array leaf of ``data`` (an array, or a list/tuple/dict of them) as a tensor; inputs as float32."""
     if (
         isinstance(data, (list, tuple))
         and data
@@ -73,7 +74,8 @@ def _check_finite(data: Any, name: str) -> None:
                 )
 
 
-def _num_samples(data: Any, name: str) -> int:
+def num_samples(data: Any, name: str) -> int:
+    """The number of samples (first dimension) shared by every tensor of ``data``; ``name`` is for the error."""
     sizes = {int(t.shape[0]) if t.dim() else 1 for t in flatten(data)}
     if len(sizes) != 1:
         raise ValueError(
@@ -103,7 +105,7 @@ class ArrayBatches:
         self, x: Any, y: Any, sample_weight: Any, batch_size: int, shuffle: bool | str = False, seed: int = 0
     ) -> None:
         self.x, self.y, self.sample_weight = x, y, sample_weight
-        self.num_samples = _num_samples(x, "x")
+        self.num_samples = num_samples(x, "x")
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.steps = math.ceil(self.num_samples / batch_size)
 
@@ -169,8 +171,8 @@ class DatasetBatches:
         if not isinstance(item, (tuple, list)) or len(item) > 3:
             item = (item,)
         x, y, sw = (tuple(item) + (None, None))[:3]
-        x, y = _leaves_to_tensors(x, True), _leaves_to_tensors(y, False)
-        sw = _leaves_to_tensors(sw, False)
+        x, y = leaves_to_tensors(x, True), leaves_to_tensors(y, False)
+        sw = leaves_to_tensors(sw, False)
         if self.class_weight is not None and y is not None and sw is None:
             sw = class_weight_to_sample_weight(y, self.class_weight)
         return x, y, sw
@@ -210,13 +212,13 @@ def adapt(
                 f"dataset. Received: x of type {type(x).__name__}. Convert x with np.asarray()."
             )
         return DatasetBatches(x, class_weight)
-    x, y, sample_weight = (_leaves_to_tensors(d, i) for d, i in ((x, True), (y, False), (sample_weight, False)))
-    n_x = _num_samples(x, "x")
+    x, y, sample_weight = (leaves_to_tensors(d, i) for d, i in ((x, True), (y, False), (sample_weight, False)))
+    n_x = num_samples(x, "x")
     for name, part in (("y", y), ("sample_weight", sample_weight)):
-        if part is not None and _num_samples(part, name) != n_x:
+        if part is not None and num_samples(part, name) != n_x:
             raise ValueError(
                 f"x and {name} have different numbers of samples. Expected the same first dimension. Received: "
-                f"x.shape[0]={n_x}, {name}.shape[0]={_num_samples(part, name)}. Pass one {name} entry per sample."
+                f"x.shape[0]={n_x}, {name}.shape[0]={num_samples(part, name)}. Pass one {name} entry per sample."
             )
     if check_finite:
         _check_finite(x, "x")
@@ -238,8 +240,8 @@ def split_validation(x: Any, y: Any, sample_weight: Any, validation_split: float
             "validation_split is only supported for arrays and tensors. Expected NumPy arrays or torch tensors. "
             f"Received: x of type {type(x).__name__}. Pass validation_data=... for datasets instead."
         )
-    x, y, sample_weight = (_leaves_to_tensors(d, i) for d, i in ((x, True), (y, False), (sample_weight, False)))
-    n = _num_samples(x, "x")
+    x, y, sample_weight = (leaves_to_tensors(d, i) for d, i in ((x, True), (y, False), (sample_weight, False)))
+    n = num_samples(x, "x")
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at in (0, n):
         raise ValueError(

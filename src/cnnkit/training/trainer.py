@@ -91,7 +91,9 @@ class Trainer(TrainerState):
         self.jit_compile = bool(jit_compile)
         self._step_fn = None
         self.compiled = True
-        for name, value in (("optimizer", self.optimizer), ("_trainer", self)):
+        # Callbacks reach training through ``model.optimizer`` and ``model.trainer`` (checkpoint state, metrics), also
+        # when the model is a plain torch module.
+        for name, value in (("optimizer", self.optimizer), ("_trainer", self), ("trainer", self)):
             try:
                 setattr(self.model, name, value)
             except AttributeError:  # a read-only property on the model: it reads the trainer itself
@@ -374,7 +376,7 @@ class Trainer(TrainerState):
 
     def predict_on_batch(self, x: Any) -> np.ndarray | list | dict:
         """Model outputs for one batch as NumPy."""
-        n = da._num_samples(da._leaves_to_tensors(x, True), "x")
+        n = da.num_samples(da.leaves_to_tensors(x, True), "x")
         return self.predict(x, batch_size=max(n, 1), verbose=0)
 
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the interpretation functions: input batches, layer lookup, layouts, probabilities."""
+"""Helpers shared by the interpretation functions and the jobs above them: input batches, layer lookup, layouts,
+probabilities."""
 
 from __future__ import annotations
 
