@@ -196,7 +196,7 @@ def test_backup_and_restore_resumes_after_an_exception(tmp_path):
 
     class Crash(callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            if self.model._trainer.global_step == 6:
+            if self.model.trainer.global_step == 6:
                 raise RuntimeError("crash")
 
     def run(extra):

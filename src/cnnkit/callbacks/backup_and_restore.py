@@ -43,22 +43,19 @@ class BackupAndRestore(Callback):
         self.manager = CheckpointManager(self.backup_dir, keep=2 if double_checkpoint else 1)
         self.restored_from: tuple[int, int] | None = None
 
-    def _trainer(self):
-        return self.model._trainer
-
     def on_train_begin(self, logs: dict | None = None) -> None:
         state = self.manager.load_latest()
         if state is not None:
-            self._trainer().restore_checkpoint_state(state)
+            self.model.trainer.restore_checkpoint_state(state)
             self.restored_from = tuple(state["position"])
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.save_freq != "epoch" and self._trainer().global_step % self.save_freq == 0:
-            self.manager.save(self._trainer().checkpoint_state())
+        if self.save_freq != "epoch" and self.model.trainer.global_step % self.save_freq == 0:
+            self.manager.save(self.model.trainer.checkpoint_state())
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.save_freq == "epoch":
-            self.manager.save(self._trainer().checkpoint_state())
+            self.manager.save(self.model.trainer.checkpoint_state())
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.delete_checkpoint:

@@ -79,9 +79,6 @@ class CallbackList:
         for cb in self.callbacks:
             cb.set_params(params)
 
-    def wants(self, hook: str) -> bool:
-        return bool(self._active[hook])
-
     def _call(self, hook: str, *args: Any) -> None:
         if len(args) < (2 if "batch" in hook or "epoch" in hook else 1):
             args = (*args, {})  # Keras always passes logs; user lambdas expect the argument

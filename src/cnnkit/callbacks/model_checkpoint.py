@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from cnnkit.callbacks.monitor import MonitorCallback
+from cnnkit.saving.checkpoint import save_state
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -118,6 +119,4 @@ def save_atomic(model: torch.nn.Module, path: str, weights_only: bool) -> None:
     elif not weights_only and hasattr(model, "save"):
         model.save(path)
     else:  # a plain torch module: its state_dict as safetensors
-        from cnnkit.saving.checkpoint import save_state
-
         save_state(path, {"model": model.state_dict()})

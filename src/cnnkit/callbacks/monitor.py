@@ -5,15 +5,66 @@ from __future__ import annotations
 import math
 import operator
 import warnings
+from typing import Any
 
+from cnnkit import metrics as metrics_module
 from cnnkit.callbacks.callback import Callback
 
-_MAX_WORDS = ("acc", "accuracy", "auc", "precision", "recall", "fmeasure", "f1")
-_MIN_WORDS = ("loss", "error", "mse", "mae", "crossentropy")
+# Which way each metric improves, as Keras 3 declares it (``self._direction`` in each metric class's constructor).
+# Kept here rather than on the metric classes so that the metrics room stays as Keras lays it out; a metric class
+# not listed (Mean, Sum, a user's Metric subclass) has no direction, as in Keras, and needs an explicit mode.
+_UP = (
+    metrics_module.Accuracy,
+    metrics_module.BinaryAccuracy,
+    metrics_module.CategoricalAccuracy,
+    metrics_module.SparseCategoricalAccuracy,
+    metrics_module.TopKCategoricalAccuracy,
+    metrics_module.SparseTopKCategoricalAccuracy,
+    metrics_module.Precision,
+    metrics_module.Recall,
+    metrics_module.AUC,
+    metrics_module.CosineSimilarity,
+)
+_DOWN = (
+    metrics_module.MeanSquaredError,
+    metrics_module.MeanAbsoluteError,
+    metrics_module.MeanAbsolutePercentageError,
+    metrics_module.MeanSquaredLogarithmicError,
+    metrics_module.RootMeanSquaredError,
+    metrics_module.LogCoshError,
+    metrics_module.Hinge,
+    metrics_module.SquaredHinge,
+    metrics_module.CategoricalHinge,
+    metrics_module.KLDivergence,
+    metrics_module.Poisson,
+    metrics_module.BinaryCrossentropy,
+    metrics_module.CategoricalCrossentropy,
+    metrics_module.SparseCategoricalCrossentropy,
+)
+
+
+def metric_direction(metric: Any) -> str | None:
+    """``'up'`` if higher values of ``metric`` are better, ``'down'`` if lower ones are, None if unknown (Keras 3).
+
+    Example:
+        >>> metric_direction(cnnkit.metrics.AUC(name="AUC"))
+        'up'
+    """
+    if isinstance(metric, _UP):
+        return "up"
+    if isinstance(metric, _DOWN):
+        return "down"
+    return None
 
 
 class MonitorCallback(Callback):
-    """Decides whether a monitored value improved, with Keras' ``mode`` and ``min_delta`` rules."""
+    """Decides whether a monitored value improved, with Keras' ``mode`` and ``min_delta`` rules.
+
+    With ``mode='auto'`` the direction comes from the name, as in Keras 3: ``loss`` and ``val_loss`` go down;
+    any other monitor must name a compiled metric (``val_AUC`` after ``compile(metrics=["AUC"])``), and goes the
+    way that metric's class improves. A monitor that names no compiled metric with a known direction is an error
+    that asks for ``mode='min'`` or ``mode='max'``.
+    """
 
     def __init__(
         self, monitor: str = "val_loss", mode: str = "auto", baseline: float | None = None, min_delta: float = 0.0
@@ -35,26 +86,25 @@ class MonitorCallback(Callback):
             self.monitor_op = operator.gt
         else:
             name = self.monitor.removeprefix("val_")
-            direction = self._metric_direction(name)
+            direction = "down" if name == "loss" else None
+            for metric in self._compiled_metrics():
+                if metric.name == name:
+                    direction = metric_direction(metric) or direction
             if direction is None:
                 raise ValueError(
                     f"{type(self).__name__} cannot tell whether {self.monitor!r} should go up or down. Expected "
-                    f"mode='min' or mode='max' for this metric. Received: monitor={self.monitor!r}, mode='auto'. "
+                    f"'loss' or the name of a compiled metric with a known direction, or mode='min' or mode='max'. "
+                    f"Received: monitor={self.monitor!r}, mode='auto'. "
                     "Pass mode='max' to keep the highest value or mode='min' to keep the lowest."
                 )
             self.monitor_op = operator.gt if direction == "up" else operator.lt
         if self.monitor_op is operator.lt:
             self.min_delta = -abs(self.min_delta)
 
-    def _metric_direction(self, name: str) -> str | None:
-        for metric in getattr(getattr(self.model, "_trainer", None), "metrics", None) or []:
-            if getattr(metric, "name", None) == name and getattr(metric, "_direction", None):
-                return "up" if metric._direction == "up" else "down"
-        if name == "loss" or any(name.endswith(w) for w in _MIN_WORDS):
-            return "down"
-        if any(name.endswith(w) for w in _MAX_WORDS):
-            return "up"
-        return None
+    def _compiled_metrics(self) -> list:
+        # The callback may run without a model (called by hand) or on a model that was never compiled.
+        trainer = getattr(self.model, "trainer", None)
+        return list(trainer.metrics) if trainer is not None else []
 
     def _is_improvement(self, value: float, reference: float | None) -> bool:
         if value is None or not math.isfinite(value):

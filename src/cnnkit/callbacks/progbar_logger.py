@@ -14,6 +14,7 @@ class ProgbarLogger(Callback):
         self.verbose, self.epochs, self.target = 1, 1, None
         self.progbar: Progbar | None = None
         self._seen = 0
+        self._train = False  # inside fit, evaluation is drawn on the epoch's line, not as a bar of its own
 
     def set_params(self, params: dict) -> None:
         super().set_params(params)
@@ -34,7 +35,7 @@ class ProgbarLogger(Callback):
             print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
 
     def on_test_begin(self, logs: dict | None = None) -> None:
-        if not getattr(self, "_train", False):
+        if not self._train:
             self._reset()
 
     def on_predict_begin(self, logs: dict | None = None) -> None:
@@ -44,7 +45,7 @@ class ProgbarLogger(Callback):
         self._step(batch, logs)
 
     def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if not getattr(self, "_train", False):
+        if not self._train:
             self._step(batch, logs)
 
     def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -61,7 +62,7 @@ class ProgbarLogger(Callback):
         self._finish(logs)
 
     def on_test_end(self, logs: dict | None = None) -> None:
-        if not getattr(self, "_train", False):
+        if not self._train:
             self._finish(logs)
 
     def on_predict_end(self, logs: dict | None = None) -> None:
