@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from cnnkit.pipeline import DataSummary, TrainConfig, choose_defaults, inspect_directory, train_from_directory
+from cnnkit.pipeline import train as train_module
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def interrupt_after_first_epoch():
     return LambdaCallback(on_epoch_begin=stop)
 
 
-def test_rerunning_an_interrupted_run_resumes(folder, tmp_path):
+def test_rerunning_an_interrupted_run_resumes(folder, tmp_path, monkeypatch):
     out = tmp_path / "run"
     cfg = dict(data_dir=str(folder), out=str(out), epochs=3, batch_size=16, seed=3, verbose=0, patience=10)
     with pytest.raises(KeyboardInterrupt):
@@ -60,8 +61,11 @@ def test_rerunning_an_interrupted_run_resumes(folder, tmp_path):
     assert (out / "backup").is_dir() and not (out / "model.cnnkit").exists()
     first = (out / "history.csv").read_text().splitlines()
     assert len(first) == 2  # header + epoch 0
-    said = []
+    said, predicted = [], []
+    collect = train_module.collect_predictions
+    monkeypatch.setattr(train_module, "collect_predictions", lambda *a, **k: predicted.append(a[1]) or collect(*a, **k))
     result = train_from_directory(TrainConfig(**cfg), progress=said.append)
+    assert len(predicted) == 1  # the validation set is predicted once, for the metrics and the report
     assert result.resumed and any("Resuming the interrupted run" in s for s in said)
     rows = (out / "history.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]  # epochs 1 and 2 appended, epoch 0 not redone
@@ -69,12 +73,3 @@ def test_rerunning_an_interrupted_run_resumes(folder, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 3 and 0 <= metrics["val_accuracy"] <= 1
     assert not (out / "backup").exists() and (out / "report.html").is_file()
-
-
-def test_history_keeps_the_last_row_of_an_epoch_logged_twice(tmp_path):
-    from cnnkit.pipeline.train import _dedupe_history
-
-    path = tmp_path / "history.csv"
-    path.write_text("epoch,loss\n0,1.0\n1,0.8\n1,0.7\n2,0.6\n")
-    _dedupe_history(path)
-    assert path.read_text() == "epoch,loss\n0,1.0\n1,0.7\n2,0.6\n"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from cnnkit.cli._format import command_parser
+from cnnkit.cli.train import print_result
+from cnnkit.pipeline.demo import DEMO_DEFAULTS, run_demo
 
 EXAMPLES = """\
   cnnkit demo                                  about two minutes on a 2-core CPU; open runs/demo/report.html
@@ -14,23 +17,28 @@ EXAMPLES = """\
 
 
 def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
-    from cnnkit.pipeline.demo import DEMO_DEFAULTS as D
-
     p = command_parser(sub, "demo", parents, "train on Fashion-MNIST and write a report", __doc__, EXAMPLES)
     p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
     p.add_argument(
         "--images-per-class",
         type=int,
-        default=D["images_per_class"],
-        help=f"training images per class (default {D['images_per_class']}, 60000/10 at most)",
+        default=DEMO_DEFAULTS["images_per_class"],
+        help=f"training images per class (default {DEMO_DEFAULTS['images_per_class']}, 60000/10 at most)",
     )
-    p.add_argument("--epochs", type=int, default=D["epochs"], help=f"most epochs (default {D['epochs']})")
-    p.add_argument("--batch-size", type=int, default=D["batch_size"], help=f"batch size ({D['batch_size']})")
+    p.add_argument(
+        "--epochs", type=int, default=DEMO_DEFAULTS["epochs"], help=f"most epochs (default {DEMO_DEFAULTS['epochs']})"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEMO_DEFAULTS["batch_size"],
+        help=f"batch size ({DEMO_DEFAULTS['batch_size']})",
+    )
     p.add_argument("--model", default=None, help="'tutorial' or a zoo name (default: chosen from the data)")
     p.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
-        default=D["augment"],
+        default=DEMO_DEFAULTS["augment"],
         help="augment training images (default: off, see the docs of run_demo)",
     )
     p.add_argument("--seed", type=int, default=1337, help="random seed")
@@ -38,11 +46,6 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-
-    from cnnkit.cli.train import print_result
-    from cnnkit.pipeline.demo import run_demo
-
     if not 10 <= args.images_per_class <= 6000:
         raise ValueError(
             "--images-per-class is out of range. Expected 10 to 6000. "

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from cnnkit.cli._format import command_parser, confusion_table, print_json, table
+from cnnkit.pipeline import evaluate_directory, load_classifier
 
 EXAMPLES = """\
   cnnkit evaluate runs/flowers/model.cnnkit data/flowers-test
@@ -23,8 +24,6 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnkit.pipeline import evaluate_directory, load_classifier
-
     clf = load_classifier(args.model)
     ev = evaluate_directory(clf, args.data_dir, batch_size=args.batch_size)
     if args.json:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from cnnkit.cli._format import command_parser
+from cnnkit.pipeline import explain_image, load_classifier
 
 EXAMPLES = """\
   cnnkit explain runs/flowers/model.cnnkit photo.jpg              writes into explain_photo/
@@ -25,10 +27,6 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from cnnkit.pipeline import explain_image, load_classifier
-
     clf = load_classifier(args.model)
     out = args.out or f"explain_{Path(args.image).stem}"
     result = explain_image(clf, args.image, out)

@@ -6,6 +6,9 @@ import argparse
 from typing import Any
 
 from cnnkit.cli._format import command_parser
+from cnnkit.export import export_model
+from cnnkit.export.onnx import DEFAULT_OPSET
+from cnnkit.pipeline import load_classifier
 
 EXAMPLES = """\
   cnnkit export runs/flowers/model.cnnkit --format onnx           writes runs/flowers/model.onnx
@@ -16,8 +19,6 @@ The ONNX model takes float32 images (batch, height, width, channels) with 0..255
 
 
 def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
-    from cnnkit.export.onnx import DEFAULT_OPSET
-
     p = command_parser(sub, "export", parents, "export a model to ONNX", __doc__, EXAMPLES)
     p.add_argument("model", metavar="MODEL", help="a .cnnkit model file (or the run folder holding model.cnnkit)")
     p.add_argument("--format", default="onnx", choices=["onnx"], help="export format (onnx)")
@@ -27,9 +28,6 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnkit.export import export_model
-    from cnnkit.pipeline import load_classifier
-
     clf = load_classifier(args.model)
     out = args.out or str(clf.path.with_suffix(".onnx"))
     info = export_model(clf.model, out, format=args.format, input_shape=clf.input_shape, opset=args.opset)

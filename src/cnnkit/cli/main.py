@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from cnnkit._version import __version__
 from cnnkit.cli import demo, evaluate, explain, export, predict, report, serve, train, zoo
 
 COMMANDS = (train, evaluate, predict, explain, report, export, serve, zoo, demo)
@@ -50,8 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from cnnkit._version import __version__
-
     parser.add_argument("--version", action="version", version=f"cnnkit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

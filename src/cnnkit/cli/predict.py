@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from cnnkit.cli._format import command_parser, print_json, table
+from cnnkit.pipeline import load_classifier, predict_images
 
 EXAMPLES = """\
   cnnkit predict runs/flowers/model.cnnkit photo.jpg
@@ -24,8 +25,6 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnkit.pipeline import load_classifier, predict_images
-
     if args.top_k < 1:
         raise ValueError(f"--top-k must be at least 1. Received: --top-k {args.top_k}. Pass e.g. --top-k 3.")
     clf = load_classifier(args.model)

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from cnnkit.cli._format import command_parser
+from cnnkit.pipeline import write_report
 
 EXAMPLES = """\
   cnnkit report runs/flowers                       writes runs/flowers/report.html
@@ -22,8 +23,6 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnkit.report import write_report
-
     path = write_report(args.run_dir, data_dir=args.data, out=args.out, progress=lambda m: print(f"  {m} ..."))
     print(f"Report: {path}")
     return 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import Any
 
 from cnnkit.cli._format import command_parser
+from cnnkit.serve import Predictor, make_app_server
 
 EXAMPLES = """\
   cnnkit serve runs/flowers --port 8000
@@ -26,11 +29,6 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-
-    from cnnkit.serve import Predictor, make_app_server
-
     server = make_app_server(Predictor.from_path(args.model), args.host, args.port)
     host, port = server.server_address[:2]
     # Requests are served in a thread; the main thread only waits for Ctrl-C or SIGTERM (`kill`, `docker stop`),

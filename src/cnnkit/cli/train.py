@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from cnnkit.cli._format import command_parser, table
+from cnnkit.pipeline import TrainConfig, train_from_directory
 
 EXAMPLES = """\
   cnnkit train data/flowers                         model and image size chosen from the data
@@ -52,8 +54,6 @@ def check_train_options(args: argparse.Namespace) -> None:
 
 
 def config_from_args(args: argparse.Namespace, data_dir: str, out: str) -> Any:
-    from cnnkit.pipeline import TrainConfig
-
     check_train_options(args)
     return TrainConfig(
         data_dir=data_dir,
@@ -95,10 +95,6 @@ def print_result(result: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
-    from cnnkit.pipeline import train_from_directory
-
     out = args.out or os.path.join("runs", os.path.basename(os.path.normpath(args.data_dir)) or "run")
     result = train_from_directory(config_from_args(args, args.data_dir, out))
     print_result(result)

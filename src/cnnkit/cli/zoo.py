@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cnnkit.applications import get_model_entry, list_models
 from cnnkit.cli._format import command_parser, print_json, table
 
 EXAMPLES = """\
@@ -22,9 +23,6 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnkit.pipeline.models import zoo
-
-    get_model_entry, list_models = zoo().get_model_entry, zoo().list_models
     rows = []
     for name in list_models(args.pattern):
         e = get_model_entry(name)

@@ -6,6 +6,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from cnnkit.datasets import fashion_mnist, to_folder
+from cnnkit.datasets.fashion_mnist import CLASS_NAMES
 from cnnkit.pipeline.train import TrainConfig, TrainResult, train_from_directory
 
 __all__ = ["run_demo", "write_fashion_mnist_folder", "DEMO_DEFAULTS"]
@@ -18,9 +20,6 @@ DEMO_DEFAULTS = {"images_per_class": 2000, "epochs": 8, "batch_size": 64, "lr": 
 def write_fashion_mnist_folder(directory: str | Path, images_per_class: int, verbose: bool = True) -> Path:
     """Writes the first ``images_per_class`` training images of each Fashion-MNIST class as PNG files into
     ``directory/<class name>/`` (reused when already complete)."""
-    from cnnkit.datasets import fashion_mnist, to_folder
-    from cnnkit.datasets.fashion_mnist import CLASS_NAMES
-
     root = Path(directory)
     marker = root / ".complete"
     if marker.is_file() and marker.read_text().strip() == str(images_per_class):

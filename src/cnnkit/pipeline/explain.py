@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from cnnkit.pipeline.inference import Classifier, load_images
+from cnnkit.interpret import feature_maps, filters, grad_cam, probabilities
+from cnnkit.pipeline.classifier import Classifier, load_images
+from cnnkit.report import plots
 
 __all__ = ["explain_image"]
 
@@ -25,12 +28,6 @@ def explain_image(clf: Classifier, image: str | os.PathLike, out_dir: str | os.P
     Returns:
         ``{"class": predicted class, "probability": p, "files": [paths written]}``.
     """
-    import torch
-
-    from cnnkit.interpret import feature_maps, filters, grad_cam
-    from cnnkit.interpret._utils import probabilities
-    from cnnkit.report import plots
-
     path = Path(image)
     if not path.is_file():
         raise FileNotFoundError(f"The image does not exist. Expected an image file. Received: IMAGE={str(image)!r}.")
@@ -43,10 +40,7 @@ def explain_image(clf: Classifier, image: str | os.PathLike, out_dir: str | os.P
     written = []
     heat = grad_cam(clf.model, x, class_index=cls)
     written.append(plots.save_png(plots.heatmap_overlay(x, heat), out / "gradcam.png"))
-    from matplotlib import colormaps
-
-    heat_rgb = (colormaps["jet"](heat)[..., :3] * 255).round().astype(np.uint8)
-    written.append(plots.save_png(heat_rgb, out / "gradcam_heatmap.png"))
+    written.append(plots.save_png(plots.heatmap_rgb(heat), out / "gradcam_heatmap.png"))
     for name, maps in feature_maps(clf.model, x).items():
         png = plots.feature_maps_png(maps, title=name)
         written.append(plots.save_png(png, out / f"feature_maps_{_safe(name)}.png"))

@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from cnnkit.data.decode import IMAGE_EXTENSIONS  # the loader's list, so the CLI counts exactly what it decodes
 
 __all__ = ["DataSummary", "inspect_directory", "IMAGE_EXTENSIONS"]
@@ -43,8 +45,6 @@ def inspect_directory(directory: str | os.PathLike, sample: int = 64) -> DataSum
         FileNotFoundError: the folder does not exist.
         ValueError: it has no class sub-folders with images, or only one class.
     """
-    from PIL import Image
-
     path = Path(directory)
     if not path.is_dir():
         what = "is a file, not a folder" if path.exists() else "does not exist"

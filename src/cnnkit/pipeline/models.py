@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from cnnkit import layers
+from cnnkit.applications import get_model, get_model_entry, list_models
+from cnnkit.models import Model, Sequential
 from cnnkit.pipeline.inspect import DataSummary
 
 __all__ = ["TUTORIAL", "choose_defaults", "build_classifier", "available_models"]
@@ -11,20 +16,9 @@ __all__ = ["TUTORIAL", "choose_defaults", "build_classifier", "available_models"
 TUTORIAL = "tutorial"
 
 
-def zoo() -> Any:
-    """The zoo registry module, after importing ``cnnkit.applications`` (which registers every family)."""
-    import cnnkit.applications  # noqa: F401 - importing the package registers the models
-    from cnnkit.applications import registry
-
-    return registry
-
-
 def available_models() -> list[str]:
     """``tutorial`` and the registered zoo models."""
-    try:
-        return [TUTORIAL, *zoo().list_models()]
-    except ImportError:
-        return [TUTORIAL]
+    return [TUTORIAL, *list_models()]
 
 
 def choose_defaults(summary: DataSummary, model: str | None, image_size: int | None) -> tuple[str, int]:
@@ -50,9 +44,6 @@ def choose_defaults(summary: DataSummary, model: str | None, image_size: int | N
 
 def _tutorial(input_shape: tuple[int, int, int], num_classes: int, augment: bool) -> Any:
     """The classic small CNN of the tutorials, with a Rescaling layer so that it takes 0..255 pixels."""
-    from cnnkit import layers
-    from cnnkit.models import Sequential
-
     # Explicit names: a backup restored into a model built later in the same process must find the same keys.
     model = Sequential(name="tutorial_cnn")
     model.add(layers.Input(shape=input_shape))
@@ -85,11 +76,7 @@ def build_classifier(
                 "Received: --model tutorial --pretrained. Drop --pretrained or pick a model from `cnnkit zoo`."
             )
         return _tutorial(input_shape, num_classes, augment)
-    get_model = zoo().get_model
-    entry = zoo().get_model_entry(name)  # unknown names raise with close matches
-    from cnnkit import layers
-    from cnnkit.models import Model
-
+    entry = get_model_entry(name)  # unknown names raise with close matches
     inputs = layers.Input(shape=input_shape, name="image")
     if not pretrained:
         base = get_model(name, weights=None, input_shape=input_shape, classes=num_classes)
@@ -117,10 +104,6 @@ def _preprocess(x: Any, mode: str) -> Any:
 
     The model keeps taking 0..255 RGB images, like every cnnkit classifier.
     """
-    import numpy as np
-
-    from cnnkit import layers
-
     if mode == "torch":
         scale = [1.0 / (255.0 * s) for s in _TORCH_STD]
         offset = [-m / s for m, s in zip(_TORCH_MEAN, _TORCH_STD, strict=True)]

@@ -10,15 +10,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from cnnkit import callbacks, layers, optimizers, utils
+from cnnkit.interpret import collect_predictions
+from cnnkit.pipeline.evaluate import evaluation_of
 from cnnkit.pipeline.inspect import DataSummary, inspect_directory
 from cnnkit.pipeline.models import TUTORIAL, build_classifier, choose_defaults
+from cnnkit.pipeline.report import write_run_report
+from cnnkit.pipeline.run_folder import (
+    BACKUP_DIR,
+    BEST_CHECKPOINT,
+    CLASS_NAMES_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    RunFolder,
+    write_json,
+)
 
 __all__ = ["TrainConfig", "TrainResult", "train_from_directory"]
-
-BACKUP_DIR = "backup"
-BEST_CHECKPOINT = "checkpoint.best.cnnkit"
 
 
 @dataclass
@@ -44,6 +53,8 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """What a training run produced: the run folder, its files, the metrics and class names."""
+
     run_dir: Path
     model_path: Path
     report_path: Path | None
@@ -55,19 +66,12 @@ class TrainResult:
 
 def _augmentation(grayscale: bool) -> list[Any]:
     """Light augmentation applied to training batches only: small shifts, and flips for colour photos."""
-    from cnnkit import layers
-
-    aug = []
-    if not grayscale and hasattr(layers, "RandomFlip"):
-        aug.append(layers.RandomFlip("horizontal"))
-    if hasattr(layers, "RandomTranslation"):
-        aug.append(layers.RandomTranslation(0.1, 0.1, fill_mode="constant"))
+    aug: list[Any] = [] if grayscale else [layers.RandomFlip("horizontal")]
+    aug.append(layers.RandomTranslation(0.1, 0.1, fill_mode="constant"))
     return aug
 
 
 def _datasets(cfg: TrainConfig, summary: DataSummary, size: int, color_mode: str) -> tuple[Any, Any]:
-    from cnnkit.utils import image_dataset_from_directory
-
     kwargs: dict[str, Any] = dict(
         label_mode="int",
         color_mode=color_mode,
@@ -78,45 +82,24 @@ def _datasets(cfg: TrainConfig, summary: DataSummary, size: int, color_mode: str
         cache=cfg.cache,
     )
     if cfg.augment:
-        aug = _augmentation(summary.grayscale)
-        if aug:
-            kwargs["augment"] = aug
+        kwargs["augment"] = _augmentation(summary.grayscale)
     if cfg.validation_split and cfg.validation_split > 0:
-        train, val = image_dataset_from_directory(
+        train, val = utils.image_dataset_from_directory(
             cfg.data_dir, validation_split=cfg.validation_split, subset="both", **kwargs
         )
         return train, val
-    return image_dataset_from_directory(cfg.data_dir, **kwargs), None
+    return utils.image_dataset_from_directory(cfg.data_dir, **kwargs), None
 
 
 def _callbacks(cfg: TrainConfig, run: Path, resuming: bool, has_val: bool) -> list[Any]:
-    from cnnkit import callbacks
-
     monitor = "val_loss" if has_val else "loss"
     return [
         callbacks.BackupAndRestore(str(run / BACKUP_DIR)),
-        callbacks.CSVLogger(str(run / "history.csv"), append=resuming),
+        # On a resume CSVLogger cuts history.csv back to the backup's epochs itself (see CSVLogger).
+        callbacks.CSVLogger(str(run / HISTORY_FILE), append=resuming),
         callbacks.EarlyStopping(monitor=monitor, patience=cfg.patience, restore_best_weights=True),
         callbacks.ModelCheckpoint(str(run / BEST_CHECKPOINT), monitor=monitor, save_best_only=True),
     ]
-
-
-def _dedupe_history(path: Path) -> None:
-    """Keeps the last row of each epoch in history.csv: an epoch logged just before a crash, but not yet in the
-    backup, is trained again after the resume and logged twice."""
-    if not path.is_file():
-        return
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if len(lines) < 2:
-        return
-    last: dict[str, str] = {}
-    for row in lines[1:]:
-        last[row.split(",", 1)[0]] = row
-    rows = sorted(last.values(), key=lambda r: int(r.split(",", 1)[0]) if r.split(",", 1)[0].isdigit() else 0)
-    if len(rows) != len(lines) - 1:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
 
 
 def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | None = print) -> TrainResult:
@@ -124,28 +107,24 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
 
     The run folder gets ``model.cnnkit``, ``history.csv``, ``metrics.json``, ``class_names.json`` and
     ``report.html``. Training keeps a backup after every epoch (BackupAndRestore): running again on the same folder
-    after an interruption continues where it stopped.
+    after an interruption continues where it stopped. The validation set is predicted once, after training; the
+    metrics and the report both come from those predictions.
 
     Example:
-        >>> result = train_from_directory(TrainConfig("data/flowers", "runs/flowers", epochs=5))
-        >>> result.metrics["val_accuracy"]
+        >>> result = train_from_directory(TrainConfig("data/flowers", "runs/flowers", epochs=5))  # doctest: +SKIP
+        >>> result.metrics["val_accuracy"]  # doctest: +SKIP
     """
-    from cnnkit import optimizers, utils
-    from cnnkit.interpret import collect_predictions, confusion_matrix, per_class_metrics
-    from cnnkit.report import write_report
-    from cnnkit.report.run import MODEL_FILE, write_json
-
     say = progress or (lambda msg: None)
     summary = inspect_directory(cfg.data_dir)
     name, size = choose_defaults(summary, cfg.model, cfg.image_size)
     color_mode = "grayscale" if summary.grayscale and name == TUTORIAL else "rgb"
     channels = 1 if color_mode == "grayscale" else 3
-    run = Path(cfg.out)
-    resuming = (run / BACKUP_DIR).is_dir() and any((run / BACKUP_DIR).iterdir())
-    run.mkdir(parents=True, exist_ok=True)
+    run = RunFolder(Path(cfg.out))
+    resuming = (run.path / BACKUP_DIR).is_dir() and any((run.path / BACKUP_DIR).iterdir())
+    run.path.mkdir(parents=True, exist_ok=True)
     if not resuming:
-        for stale in ("history.csv", BEST_CHECKPOINT):
-            (run / stale).unlink(missing_ok=True)
+        for stale in (HISTORY_FILE, BEST_CHECKPOINT):
+            (run.path / stale).unlink(missing_ok=True)
     say(
         f"Data: {summary.num_images} images in {summary.num_classes} classes ({', '.join(summary.class_names[:10])}"
         f"{', ...' if summary.num_classes > 10 else ''}), typically {summary.image_size[0]}x{summary.image_size[1]}"
@@ -153,13 +132,12 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     )
     say(f"Model: {name} at {size}x{size}x{channels}, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}.")
     if resuming:
-        say(f"Resuming the interrupted run in {run} from its last backup.")
+        say(f"Resuming the interrupted run in {run.path} from its last backup.")
 
-    if hasattr(utils, "set_random_seed"):
-        utils.set_random_seed(cfg.seed)
+    utils.set_random_seed(cfg.seed)
     train, val = _datasets(cfg, summary, size, color_mode)
-    class_names = list(train.class_names)
-    model = build_classifier(name, (size, size, channels), len(class_names), cfg.pretrained, cfg.augment)
+    run.class_names = list(train.class_names)
+    model = build_classifier(name, (size, size, channels), len(run.class_names), cfg.pretrained, cfg.augment)
     model.compile(
         optimizer=optimizers.Adam(learning_rate=cfg.lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
@@ -168,62 +146,50 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
         train,
         validation_data=val,
         epochs=cfg.epochs,
-        callbacks=_callbacks(cfg, run, resuming, val is not None) + list(cfg.callbacks),
+        callbacks=_callbacks(cfg, run.path, resuming, val is not None) + list(cfg.callbacks),
         verbose=cfg.verbose,
     )
     seconds = time.perf_counter() - started
-    _dedupe_history(run / "history.csv")
-    best = run / BEST_CHECKPOINT
+    best = run.path / BEST_CHECKPOINT
     if best.is_file():  # the epoch with the best validation loss, whether or not early stopping fired
         model.load_weights(str(best))
+    model.save(str(run.path / MODEL_FILE))
+    write_json(run.path / CLASS_NAMES_FILE, run.class_names)
 
-    model.save(str(run / MODEL_FILE))
-    write_json(run / "class_names.json", class_names)
-    metrics: dict[str, Any] = {"model_name": name, "train_seconds": round(seconds, 2)}
-    from cnnkit.report.run import read_history
-
-    logged = read_history(run / "history.csv") if (run / "history.csv").is_file() else {}
-    epochs_run = len(next(iter(logged.values()), [])) or len(next(iter(getattr(history, "history", {}).values()), []))
-    metrics["epochs"] = epochs_run or None
-    data_info = {
-        "directory": os.path.abspath(cfg.data_dir),
-        "image_size": [size, size],
-        "color_mode": color_mode,
-        "validation_split": cfg.validation_split if val is not None else None,
-        "seed": cfg.seed,
-        "batch_size": cfg.batch_size,
-        "num_train": int(getattr(train, "num_samples", 0) or 0),
-        "num_validation": int(getattr(val, "num_samples", 0) or 0) if val is not None else 0,
+    # History holds every epoch, those before a resume included (BackupAndRestore restores it), as history.csv does.
+    run.history = {k: [float(v) for v in values] for k, values in history.history.items()}
+    run.metrics = {
+        "model_name": name,
+        "train_seconds": round(seconds, 2),
+        "epochs": len(next(iter(run.history.values()), [])) or None,
+        "data": {
+            "directory": os.path.abspath(cfg.data_dir),
+            "image_size": [size, size],
+            "color_mode": color_mode,
+            "validation_split": cfg.validation_split if val is not None else None,
+            "seed": cfg.seed,
+            "batch_size": cfg.batch_size,
+            "num_train": int(train.num_samples),
+            "num_validation": int(val.num_samples) if val is not None else 0,
+        },
     }
-    metrics["data"] = data_info
+    # Without a validation split the report shows the whole folder, unaugmented (rebuilt from metrics["data"]).
+    shown = val if val is not None else run.validation_dataset()
+    say("Evaluating on the validation set ..." if val is not None else "Predicting the images for the report ...")
+    predictions = collect_predictions(model, shown, keep_images=True) if shown is not None else None
     if val is not None:
-        say("Evaluating on the validation set ...")
-        preds = collect_predictions(model, val)
-        cm = confusion_matrix(preds.y_true, preds.y_pred, len(class_names))
-        per_class = per_class_metrics(cm)
-        metrics.update(
-            val_accuracy=round(preds.accuracy, 6),
-            val_loss=round(float(np.mean(preds.losses)), 6),
-            confusion_matrix=cm.tolist(),
-            per_class={
-                c: {k: round(float(per_class[k][i]), 6) for k in ("precision", "recall", "f1")}
-                | {"support": int(per_class["support"][i])}
-                for i, c in enumerate(class_names)
-            },
+        evaluation = evaluation_of(predictions, run.class_names)
+        run.metrics.update(
+            val_accuracy=round(evaluation.accuracy, 6),
+            val_loss=round(evaluation.loss, 6),
+            confusion_matrix=evaluation.confusion_matrix.tolist(),
+            per_class=evaluation.per_class_dict(digits=6),
         )
-    write_json(run / "metrics.json", metrics)
+    write_json(run.path / METRICS_FILE, run.metrics)
     say("Writing the report ...")
-    report = write_report(run, model=model, dataset=val, progress=lambda m: say(f"  {m} ..."))
-    shutil.rmtree(run / BACKUP_DIR, ignore_errors=True)  # the run is complete: a re-run starts afresh
+    report = write_run_report(run, model=model, predictions=predictions, progress=lambda m: say(f"  {m} ..."))
+    shutil.rmtree(run.path / BACKUP_DIR, ignore_errors=True)  # the run is complete: a re-run starts afresh
     best.unlink(missing_ok=True)  # its weights are model.cnnkit's
-    files = {
-        k: run / v
-        for k, v in {
-            "model": MODEL_FILE,
-            "history": "history.csv",
-            "metrics": "metrics.json",
-            "class_names": "class_names.json",
-            "report": "report.html",
-        }.items()
-    }
-    return TrainResult(run, run / MODEL_FILE, report, metrics, class_names, resumed=resuming, files=files)
+    return TrainResult(
+        run.path, run.model_path, report, run.metrics, run.class_names, resumed=resuming, files=run.files()
+    )

@@ -1,6 +1,6 @@
-"""Reports of a training run: one self-contained HTML page, and the plots it is made of."""
+"""Reports of a training run: one self-contained HTML page, and the plots it is made of (render only: the run folder
+is read and written by :mod:`cnnkit.pipeline`)."""
 
-from cnnkit.report.html import model_summary_text, render_report, write_report
-from cnnkit.report.run import RunFiles, load_run
+from cnnkit.report.html import model_summary_text, render_report
 
-__all__ = ["RunFiles", "load_run", "model_summary_text", "render_report", "write_report"]
+__all__ = ["model_summary_text", "render_report"]

@@ -7,20 +7,20 @@ import contextlib
 import datetime as _dt
 import html
 import io
-import os
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnnkit.common.files import atomic_write
+from cnnkit import interpret
+from cnnkit._version import __version__
+from cnnkit.interpret import Predictions
+from cnnkit.interpret.hooks import leaf_modules
 from cnnkit.report import plots
-from cnnkit.report.run import RunFiles, load_run
 
-__all__ = ["write_report", "render_report", "model_summary_text"]
+__all__ = ["render_report", "model_summary_text"]
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -42,8 +42,6 @@ def model_summary_text(model: Any) -> str:
             lines = buf.getvalue().splitlines()
         if lines:
             return "\n".join(lines)
-    from cnnkit.interpret.hooks import leaf_modules
-
     rows = [f"{'Layer':<32}{'Type':<24}{'Params':>12}"]
     for name, m in leaf_modules(model):
         n = sum(p.numel() for p in m.parameters())
@@ -73,19 +71,37 @@ def _card(key: str, value: str) -> str:
 
 
 def render_report(
-    run: RunFiles,
+    name: str,
+    class_names: Sequence[str],
+    history: Mapping[str, Sequence[float]] | None = None,
+    metrics: Mapping[str, Any] | None = None,
     model: Any = None,
-    dataset: Any = None,
+    predictions: Predictions | None = None,
     max_examples: int = 10,
     gradcam_examples: int = 5,
     progress: Callable[[str], None] | None = None,
 ) -> str:
-    """The report page for a run as an HTML string (see :func:`write_report`)."""
-    from cnnkit import interpret
+    """The report page of a training run as one self-contained HTML string.
 
+    Args:
+        name: the run's name (the title).
+        class_names: the class of each label index.
+        history: per-epoch values by log key (``loss``, ``val_accuracy``, ...) for the training curves.
+        metrics: the run's summary: ``val_accuracy``, ``val_loss``, ``epochs``, ``train_seconds``, ``model_name``,
+            ``data.directory``, and ``confusion_matrix`` (used when ``predictions`` is None).
+        model: the trained model, for its summary, its first-layer filters and Grad-CAM.
+        predictions: the validation predictions, with their images (``keep_images=True``) for the misclassified
+            examples and Grad-CAM.
+        max_examples: at most this many misclassified images.
+        gradcam_examples: at most this many Grad-CAM overlays.
+        progress: called with the name of each part as it is drawn.
+
+    Example:
+        >>> page = render_report("fashion", ["shirt", "shoe"], history={"loss": [0.9, 0.5]})
+    """
     say = progress or (lambda msg: None)
-    names = list(run.class_names)
-    metrics = run.metrics
+    names = list(class_names)
+    metrics = dict(metrics or {})
     cards = []
     for key, label in (("val_accuracy", "validation accuracy"), ("val_loss", "validation loss")):
         if isinstance(metrics.get(key), (int, float)):
@@ -101,18 +117,14 @@ def render_report(
 
     if model is not None:
         sections.append(_section("Model", f"<pre>{html.escape(model_summary_text(model))}</pre>", "model"))
-    if run.history:
+    if history:
         say("training curves")
         sections.append(
-            _section("Training curves", _img(plots.training_curves_png(run.history), "training curves"), "curves")
+            _section("Training curves", _img(plots.training_curves_png(history), "training curves"), "curves")
         )
 
-    preds = None
-    if model is not None and dataset is not None:
-        say("predicting the validation set")
-        preds = interpret.collect_predictions(model, dataset, keep_images=True)
-    if preds is not None and len(preds.y_true):
-        cm = interpret.confusion_matrix(preds.y_true, preds.y_pred, len(names))
+    if predictions is not None and len(predictions.y_true):
+        cm = interpret.confusion_matrix(predictions.y_true, predictions.y_pred, len(names))
     elif metrics.get("confusion_matrix") is not None:
         cm = np.asarray(metrics["confusion_matrix"], dtype=np.int64)
     else:
@@ -129,17 +141,17 @@ def render_report(
         )
         sections.append(_section("Confusion matrix", body, "confusion"))
 
-    if preds is not None and preds.images is not None:
+    if model is not None and predictions is not None and predictions.images is not None:
         say("misclassified examples")
-        wrong = np.flatnonzero(preds.y_pred != preds.y_true)
-        worst = wrong[np.argsort(-preds.losses[wrong], kind="stable")][:max_examples]
+        wrong = np.flatnonzero(predictions.y_pred != predictions.y_true)
+        worst = wrong[np.argsort(-predictions.losses[wrong], kind="stable")][:max_examples]
         if len(worst):
             titles = [
-                f"true: {names[preds.y_true[i]]}\npred: {names[preds.y_pred[i]]} ({preds.probs[i].max():.2f})"
-                for i in worst
+                f"true: {names[true]}\npred: {names[pred]} ({predictions.probs[i].max():.2f})"
+                for i, true, pred in zip(worst, predictions.y_true[worst], predictions.y_pred[worst], strict=True)
             ]
             body = "<p>The misclassified validation images with the highest loss.</p>" + _img(
-                plots.image_grid_png([preds.images[i] for i in worst], titles), "misclassified examples"
+                plots.image_grid_png([predictions.images[i] for i in worst], titles), "misclassified examples"
             )
         else:
             body = '<p class="note">No validation image is misclassified.</p>'
@@ -147,13 +159,17 @@ def render_report(
 
         say("Grad-CAM")
         # One image of each class in turn (the first of each), so that the examples show different classes.
-        firsts = [int(np.flatnonzero(preds.y_true == c)[0]) for c in range(len(names)) if (preds.y_true == c).any()]
+        firsts = [
+            int(np.flatnonzero(predictions.y_true == c)[0])
+            for c in range(len(names))
+            if (predictions.y_true == c).any()
+        ]
         pick = firsts[:gradcam_examples]
         overlays, titles = [], []
         for i in pick:
-            heat, cls = interpret.grad_cam(model, preds.images[i], return_class=True)
-            overlays.append(plots.heatmap_overlay(preds.images[i], heat))
-            titles.append(f"true: {names[preds.y_true[i]]}\npred: {names[cls]}")
+            heat, cls = interpret.grad_cam(model, predictions.images[i], return_class=True)
+            overlays.append(plots.heatmap_overlay(predictions.images[i], heat))
+            titles.append(f"true: {names[predictions.y_true[i]]}\npred: {names[cls]}")
         body = (
             "<p>Where the model looks: Grad-CAM of the predicted class over a few validation images "
             "(red: most important).</p>" + _img(plots.image_grid_png(overlays, titles), "Grad-CAM")
@@ -181,48 +197,15 @@ def render_report(
             body += _img(plots.filters_png(kernels), "filters")
             sections.append(_section("First-layer filters", body, "filters"))
 
-    from cnnkit import __version__
-
     template = string.Template(resources.files("cnnkit.report").joinpath("templates/report.html").read_text("utf-8"))
     subtitle = " · ".join(
-        html.escape(str(x))
-        for x in (metrics.get("model_name"), metrics.get("data", {}).get("directory"), run.path.name)
-        if x
+        html.escape(str(x)) for x in (metrics.get("model_name"), metrics.get("data", {}).get("directory"), name) if x
     )
     return template.substitute(
-        title=html.escape(f"cnnkit report: {run.path.name}"),
+        title=html.escape(f"cnnkit report: {name}"),
         subtitle=subtitle,
         cards=f'<div class="cards">{"".join(cards)}</div>',
         sections="\n".join(sections),
         version=html.escape(__version__),
         date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
-
-
-def write_report(
-    run_dir: str | os.PathLike,
-    model: Any = None,
-    dataset: Any = None,
-    data_dir: str | os.PathLike | None = None,
-    out: str | os.PathLike | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Path:
-    """Writes ``run_dir/report.html`` from what training left in the run folder.
-
-    Reads ``history.csv``, ``metrics.json``, ``class_names.json`` and ``model.cnnkit``; the validation images (for
-    the confusion matrix, the misclassified examples and Grad-CAM) come from ``dataset``, else from the data folder
-    recorded in ``metrics.json`` (or ``data_dir``) split as in training.
-
-    Example:
-        >>> cnnkit.report.write_report("runs/fashion")
-        PosixPath('runs/fashion/report.html')
-    """
-    run = load_run(run_dir)
-    if model is None:
-        model = run.load_model()
-    if dataset is None:
-        dataset = run.validation_dataset(data_dir)
-    page = render_report(run, model=model, dataset=dataset, progress=progress)
-    target = Path(out) if out is not None else run.path / "report.html"
-    atomic_write(target, page)
-    return target

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from cnnkit.common.files import atomic_write
 
 __all__ = [
     "to_uint8_image",
     "heatmap_overlay",
+    "heatmap_rgb",
     "png_bytes",
     "save_png",
     "training_curves_png",
@@ -31,6 +33,7 @@ __all__ = [
 
 
 def _figure(width: float, height: float) -> Any:
+    # matplotlib is imported here, when a plot is made (see the module docstring): it is slow to import.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -57,8 +60,6 @@ def to_uint8_image(image: Any) -> np.ndarray:
 
 def png_bytes(array: np.ndarray) -> bytes:
     """Encodes a uint8 ``(H, W)``/``(H, W, 3)`` array as PNG."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(array)).save(buf, format="PNG")
     return buf.getvalue()
@@ -79,6 +80,13 @@ def heatmap_overlay(image: Any, heat: np.ndarray, alpha: float = 0.45) -> np.nda
     colours = colormaps["jet"](np.clip(heat, 0, 1))[..., :3] * 255.0
     out = (1 - alpha) * base.astype(np.float32) + alpha * colours
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def heatmap_rgb(heat: np.ndarray) -> np.ndarray:
+    """A heat map ``(H, W)`` in [0, 1] in jet colours, uint8 ``(H, W, 3)``."""
+    from matplotlib import colormaps
+
+    return (colormaps["jet"](np.clip(heat, 0, 1))[..., :3] * 255).round().astype(np.uint8)
 
 
 def training_curves_png(history: Mapping[str, Sequence[float]]) -> bytes:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from cnnkit.data.decode import DecodeError, load_array
-from cnnkit.interpret._utils import probabilities
+from cnnkit.interpret import probabilities
 from cnnkit.pipeline import load_classifier
 
 __all__ = ["Predictor"]

@@ -1,4 +1,4 @@
-"""The HTML report: written atomically from a run folder, self-contained, and rendered by a real browser."""
+"""The report of a run folder: written atomically, self-contained, and rendered by a real browser."""
 
 import base64
 import io
@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnkit.report import write_report
+from cnnkit.pipeline import write_report
 from support.chromium_cdp import Browser, find_chromium
 
 CLASSES = ["circle", "square", "cross"]
