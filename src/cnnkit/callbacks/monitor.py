@@ -47,7 +47,8 @@ def metric_direction(metric: Any) -> str | None:
     """``'up'`` if higher values of ``metric`` are better, ``'down'`` if lower ones are, None if unknown (Keras 3).
 
     Example:
-        >>> metric_direction(cnnkit.metrics.AUC(name="AUC"))
+        >>> from cnnkit.metrics import AUC
+        >>> metric_direction(AUC(name="AUC"))
         'up'
     """
     if isinstance(metric, _UP):
