@@ -136,7 +136,8 @@ def top_losses(model: torch.nn.Module, dataset_or_arrays: Any, k: int = 9, batch
 
     Example:
         >>> worst = cnnkit.interpret.top_losses(model, (x_val, y_val), k=5)
-        >>> worst.y_true, worst.y_pred, worst.losses
+        >>> worst.losses.shape, bool((np.diff(worst.losses) <= 0).all())  # the k largest, largest first
+        ((5,), True)
     """
     if isinstance(dataset_or_arrays, Predictions):
         preds = dataset_or_arrays

@@ -128,7 +128,7 @@ def grad_cam(
 
     Example:
         >>> heat = cnnkit.interpret.grad_cam(model, x_val[0])
-        >>> heat.shape, heat.max()
+        >>> heat.shape, float(heat.max())
         ((64, 64), 1.0)
     """
     x = to_batch(image)

@@ -6,8 +6,9 @@ behind on the model, so Grad-CAM or feature-map extraction never changes what a 
 
 Example:
     >>> with Hook(model.get_layer("conv2d")) as h:
-    ...     model(images)
+    ...     _ = model(images)
     >>> h.stored.shape
+    torch.Size([2, 62, 62, 32])
 """
 
 from __future__ import annotations
@@ -88,8 +89,9 @@ class Hooks:
 
     Example:
         >>> with Hooks(convs) as hooks:
-        ...     model(images)
+        ...     _ = model(images)
         >>> [h.stored.shape for h in hooks]
+        [torch.Size([2, 62, 62, 32]), torch.Size([2, 29, 29, 64])]
     """
 
     def __init__(
