@@ -21,7 +21,7 @@ from cnnkit.layers.base import Layer
 from cnnkit.saving.formats import _not_a_model, detect_format, read_archive
 from cnnkit.saving.keras_config import compile_args_from_config
 from cnnkit.saving.keras_format import load_keras, save_keras
-from cnnkit.saving.serialization import deserialize_layer, serialize_layer
+from cnnkit.saving.serialization import check_safe_mode, deserialize_layer, serialize_layer
 from cnnkit.saving.weights import load_state, weights_bytes
 
 FORMAT = "cnnkit-model"
@@ -111,6 +111,7 @@ def load_model(
             f"{path!r} was written by a newer cnnkit (format version {marker['format_version']}). Expected format "
             f"version <= {FORMAT_VERSION}. Upgrade cnnkit to load it."
         )
+    check_safe_mode(config, safe_mode)
     model = deserialize_layer(config, custom_objects, safe_mode=safe_mode)
     try:
         tensors = st_load(entries["model.safetensors"])

@@ -97,10 +97,10 @@ def detect_format(filepath: str | os.PathLike, what: str = "model") -> str:
             return "unknown"
         if "config.json" in names and "model.safetensors" in names:
             return "cnnkit"
+        if "config.json" in names and "model.weights.h5" in names:
+            return "keras"  # before the pickle test: the .keras reader refuses a pickle inside by name
         if any(n.endswith(".pkl") for n in names):
             return "torch"
-        if "config.json" in names and "model.weights.h5" in names:
-            return "keras"
         return "zip"
     if _is_safetensors(head, os.path.getsize(path)):
         return "safetensors"

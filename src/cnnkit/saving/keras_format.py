@@ -22,7 +22,7 @@ from cnnkit.layers.base import Layer
 from cnnkit.saving import keras_h5
 from cnnkit.saving.formats import check_regular_file
 from cnnkit.saving.keras_config import compile_args_from_config, compile_config_to_keras, layer_to_keras
-from cnnkit.saving.serialization import deserialize_keras_object
+from cnnkit.saving.serialization import check_safe_mode, deserialize_keras_object
 
 __all__ = ["KERAS_VERSION", "load_keras", "save_keras"]
 
@@ -171,6 +171,7 @@ def load_keras(
     if not weights.startswith(_HDF5_SIGNATURE):
         what = "a Python pickle" if weights[:1] == b"\x80" else "not an HDF5 file"
         raise _refuse(path, f"model.weights.h5 is {what}, and cnnkit only reads HDF5 weights")
+    check_safe_mode(config, safe_mode)
     model = deserialize_keras_object(config, custom_objects, safe_mode=safe_mode, _where="config.json")
     if not isinstance(model, Layer):
         raise _refuse(path, f"config.json describes a {type(model).__name__}, not a model")

@@ -55,29 +55,30 @@ def check_safe(f: h5py.File, source: str) -> None:
         ValueError: naming the first such object.
     """
 
-    def refuse(name: str, what: str) -> ValueError:
-        return ValueError(
-            f"Refused the HDF5 weights in {source}: {name!r} is {what}. Expected groups and numeric datasets only, "
-            f"as Keras writes them. Received: a file with {what}. Save the weights again with Keras or cnnkit."
-        )
-
-    def visit(name: str, link: Any) -> None:
+    def problem(name: str, link: Any) -> str | None:
         if isinstance(link, h5py.ExternalLink):
-            raise refuse(name, f"an external link to {link.filename!r}")
+            return f"{name!r} is an external link to {link.filename!r}"
         if isinstance(link, h5py.SoftLink):
-            raise refuse(name, f"a soft link to {link.path!r}")
+            return f"{name!r} is a soft link to {link.path!r}"
         obj = f.get(name)
         if isinstance(obj, h5py.Dataset):
             if obj.is_virtual:
-                raise refuse(name, "a virtual dataset (mapped from other files)")
+                return f"{name!r} is a virtual dataset (mapped from other files)"
             if obj.external:
-                raise refuse(name, "a dataset with external storage")
+                return f"{name!r} is a dataset with external storage"
             if obj.dtype.kind not in "biuf":
-                raise refuse(name, f"a dataset of dtype {obj.dtype}")
+                return f"{name!r} is a dataset of dtype {obj.dtype}"
             if obj.size * obj.dtype.itemsize > _MAX_DATASET_BYTES:
-                raise refuse(name, f"a dataset of {obj.size * obj.dtype.itemsize} bytes")
+                return f"{name!r} is a dataset of {obj.size * obj.dtype.itemsize} bytes"
+        return None
 
-    f.visititems_links(visit)
+    # The first problem stops the walk (a non-None return); raising inside h5py's callback would be garbled.
+    found = f.visititems_links(problem)
+    if found is not None:
+        raise ValueError(
+            f"Refused the HDF5 weights in {source}: {found}. Expected groups and numeric datasets only, as Keras "
+            f"writes them. Save the weights again with Keras or cnnkit."
+        )
 
 
 def read_keras3(model: Layer, path: Any, skip_mismatch: bool = False, source: str | None = None) -> None:

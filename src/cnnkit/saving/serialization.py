@@ -205,11 +205,9 @@ def _keras_only(cls: type) -> set[str] | None:
 def keras_args(cls: type, config: dict[str, Any], custom_objects: dict | None, safe_mode: bool) -> dict[str, Any]:
     """A Keras config made fit for ``cls``: nested Keras objects made cnnkit objects, Keras-only arguments at their
     "unused" value dropped, any other argument ``cls`` does not take refused by name."""
-    out = {k: _value(v, custom_objects, safe_mode, f"argument {k!r} of {cls.__name__}") for k, v in config.items()}
+    out = dict(config)
     accepted = _keras_only(cls)
-    if accepted is None:
-        return out
-    for key in [k for k in out if k not in accepted]:
+    for key in [k for k in out if accepted is not None and k not in accepted]:
         value = out.pop(key)
         if value is None or value == _KERAS_ONLY_DEFAULTS.get(key, None):
             continue
@@ -218,7 +216,25 @@ def keras_args(cls: type, config: dict[str, Any], custom_objects: dict | None, s
             f"Expected {key}={_KERAS_ONLY_DEFAULTS.get(key)!r} (Keras' default) or no {key}. Received: "
             f"{key}={value!r}. Save the model in Keras without {key}, or rebuild that layer in cnnkit."
         )
-    return out
+    return {k: _value(v, custom_objects, safe_mode, f"argument {k!r} of {cls.__name__}") for k, v in out.items()}
+
+
+def check_safe_mode(config: Any, safe_mode: bool) -> None:
+    """Refuse a config holding Python bytecode (a ``__lambda__`` object) when ``safe_mode`` is on, before anything in
+    it is built: the refusal must not depend on which classes the config names."""
+    if not safe_mode:
+        return
+    stack = [(config, "the config")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            if value.get("class_name") == "__lambda__":
+                raise ValueError(_LAMBDA_REFUSED.format(where=where))
+            if isinstance(value.get("config"), dict) and isinstance(value["config"].get("name"), str):
+                where = f"layer {value['config']['name']!r}"
+            stack.extend((v, where) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, where) for v in value)
 
 
 def _value(value: Any, custom_objects: dict | None, safe_mode: bool, where: str) -> Any:
@@ -293,6 +309,8 @@ def deserialize_keras_object(
     """
     module_objects = kwargs.get("module_objects")
     where = kwargs.get("_where", "the config")
+    if "_where" not in kwargs:  # a call from outside: look for bytecode once, before building anything
+        check_safe_mode(config, safe_mode)
     if config is None:
         return None
     merged = reg.all_custom_objects(custom_objects)
