@@ -158,10 +158,9 @@ def serialize_keras_object(obj: Any) -> Any:
     if isinstance(obj, types.FunctionType) or callable(obj) and not hasattr(obj, "get_config"):
         registered = reg._GLOBAL_CUSTOM_NAMES.get(obj)
         name = activations.serialize(obj) if registered is None else registered.split(">", 1)[1]
-        if registered is None and name in activations._ACTIVATIONS:
-            return name  # Keras writes a built-in activation as its name
+        builtin = registered is None and name in activations._ACTIVATIONS
         return {
-            "module": getattr(obj, "__module__", None),
+            "module": "keras.activations" if builtin else getattr(obj, "__module__", None),
             "class_name": "function",
             "config": name,
             "registered_name": registered or name,
