@@ -1,5 +1,8 @@
 """ResNet18/34/50/101/152 as torchvision builds them (He et al. 2015, arXiv:1512.03385; "v1.5").
 
+Registered as ``ResNet18``, ``ResNet34`` and ``ResNet50_TV``, ``ResNet101_TV``, ``ResNet152_TV``: the plain names
+``ResNet50/101/152`` are Keras' models (``resnet.py``), a different variant with Keras' layer names.
+
 torchvision's bottleneck puts the stride in the 3x3 convolution (v1.5; the paper and Keras put it in the first
 1x1: see ``keras_resnet.py`` for that variant). Layer names follow torchvision's modules (``conv1``, ``bn1``,
 ``layer1_0_conv1``, ``layer1_0_downsample_0``, ``fc``), BatchNorm uses torchvision's epsilon 1e-5 and momentum 0.1
@@ -9,10 +12,10 @@ with zeros instead of -inf: it follows a ReLU, so every window holds a value >= 
 
 Example:
     >>> import cnnkit, numpy as np
-    >>> model = cnnkit.applications.ResNet50(weights="imagenet_v2")  # torchvision's 80.858% top-1 set  # doctest: +SKIP
+    >>> model = cnnkit.applications.ResNet50_TV(weights="imagenet_v2")  # torchvision's 80.858% top-1 set  # doctest: +SKIP
     >>> images = np.zeros((1, 224, 224, 3), dtype="float32")  # RGB, 0..255
-    >>> preds = model.predict(cnnkit.applications.resnet.preprocess_input(images))  # doctest: +SKIP
-    >>> cnnkit.applications.resnet.decode_predictions(preds, top=3)  # doctest: +SKIP
+    >>> preds = model.predict(cnnkit.applications.resnet_torchvision.preprocess_input(images))  # doctest: +SKIP
+    >>> cnnkit.applications.resnet_torchvision.decode_predictions(preds, top=3)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from cnnkit.layers import (
 from cnnkit.models import Model
 
 __all__ = [
-    "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
+    "ResNet18", "ResNet34", "ResNet50_TV", "ResNet101_TV", "ResNet152_TV",
     "preprocess_input", "decode_predictions", "from_torchvision", "WEIGHTS",
 ]  # fmt: skip
 
@@ -56,18 +59,18 @@ SPECS = {
 _TV = "https://download.pytorch.org/models/"
 _OLD = "https://github.com/pytorch/vision/tree/main/references/classification#resnet"
 _NEW = "https://github.com/pytorch/vision/issues/3995#new-recipe"
-WEIGHTS = {
+WEIGHTS = {  # keyed by the registered name
     "ResNet18": {"imagenet": torchvision_entry(_TV + "resnet18-f37072fd.pth", SPECS[18][2], 69.758, 89.078, _OLD)},
     "ResNet34": {"imagenet": torchvision_entry(_TV + "resnet34-b627a593.pth", SPECS[34][2], 73.314, 91.420, _OLD)},
-    "ResNet50": {
+    "ResNet50_TV": {
         "imagenet": torchvision_entry(_TV + "resnet50-0676ba61.pth", SPECS[50][2], 76.130, 92.862, _OLD),
         "imagenet_v2": torchvision_entry(_TV + "resnet50-11ad3fa6.pth", SPECS[50][2], 80.858, 95.434, _NEW),
     },
-    "ResNet101": {
+    "ResNet101_TV": {
         "imagenet": torchvision_entry(_TV + "resnet101-63fe2227.pth", SPECS[101][2], 77.374, 93.546, _OLD),
         "imagenet_v2": torchvision_entry(_TV + "resnet101-cd907fc2.pth", SPECS[101][2], 81.886, 95.780, _NEW),
     },
-    "ResNet152": {
+    "ResNet152_TV": {
         "imagenet": torchvision_entry(_TV + "resnet152-394f9c45.pth", SPECS[152][2], 78.312, 94.046, _OLD),
         "imagenet_v2": torchvision_entry(_TV + "resnet152-f82ba261.pth", SPECS[152][2], 82.284, 96.002, _NEW),
     },
@@ -123,7 +126,7 @@ def _block(x: Any, kind: str, planes: int, strides: int, in_channels: int, name:
 
 def _resnet(depth: int, include_top: bool, weights: Any, input_tensor: Any, input_shape: Any, pooling: Any,
             classes: int, classifier_activation: Any, name: str) -> Any:  # fmt: skip
-    table = WEIGHTS[f"ResNet{depth}"]
+    table = WEIGHTS[_public(depth)]
     _builder.check_arguments(weights, table, include_top, classes, pooling)
     _builder.check_classifier_activation(classifier_activation, weights)
     inputs = _builder.make_input(input_shape, input_tensor, (224, 224, 3), 32, require_default=False)
@@ -151,8 +154,12 @@ def _resnet(depth: int, include_top: bool, weights: Any, input_tensor: Any, inpu
     return model
 
 
+def _public(depth: int) -> str:
+    return f"ResNet{depth}" + ("_TV" if depth >= 50 else "")
+
+
 def _make(depth: int):
-    public = f"ResNet{depth}"
+    public = _public(depth)
 
     def builder(
         include_top: bool = True,
@@ -162,7 +169,7 @@ def _make(depth: int):
         pooling: str | None = None,
         classes: int = 1000,
         classifier_activation: Any = "softmax",
-        name: str = public.lower(),
+        name: str = f"resnet{depth}",
     ) -> Any:
         return _resnet(depth, include_top, weights, input_tensor, input_shape, pooling, classes,
                        classifier_activation, name)  # fmt: skip
@@ -183,11 +190,11 @@ def _make(depth: int):
     """
     return register_model(
         public,
-        family="resnet",
+        family="resnet_torchvision",
         num_params=SPECS[depth][2],
         num_params_source="torchvision ResNet weights table",
         weights=WEIGHTS[public],
     )(builder)
 
 
-ResNet18, ResNet34, ResNet50, ResNet101, ResNet152 = (_make(d) for d in (18, 34, 50, 101, 152))
+ResNet18, ResNet34, ResNet50_TV, ResNet101_TV, ResNet152_TV = (_make(d) for d in (18, 34, 50, 101, 152))
