@@ -18,6 +18,7 @@ from cnnkit.applications import (
     inception_v3,
     keras_resnet,
     lenet,
+    mobilenet_v2,
     resnet,
     resnet50,
     resnet_cifar,
@@ -27,6 +28,7 @@ from cnnkit.applications import (
     vgg,
     vgg16,
     vgg19,
+    xception,
 )
 from cnnkit.applications.alexnet import AlexNet
 from cnnkit.applications.densenet import DenseNet121, DenseNet169, DenseNet201
@@ -35,6 +37,7 @@ from cnnkit.applications.inception_resnet_v2 import InceptionResNetV2
 from cnnkit.applications.inception_v3 import InceptionV3
 from cnnkit.applications.keras_resnet import KerasResNet50
 from cnnkit.applications.lenet import LeNet5
+from cnnkit.applications.mobilenet_v2 import MobileNetV2
 from cnnkit.applications.registry import get_model, get_model_entry, list_models, register_model
 from cnnkit.applications.resnet import ResNet50, ResNet101, ResNet152
 from cnnkit.applications.resnet_cifar import ResNet20, ResNet32, ResNet44, ResNet56, ResNet110
@@ -44,6 +47,7 @@ from cnnkit.applications.transfer import fine_tune
 from cnnkit.applications.vgg import VGG11, VGG11_BN, VGG13, VGG13_BN, VGG16_BN, VGG16_TV, VGG19_BN, VGG19_TV
 from cnnkit.applications.vgg16 import VGG16
 from cnnkit.applications.vgg19 import VGG19
+from cnnkit.applications.xception import Xception
 
 __all__ = [
     "AlexNet", "DenseNet121", "DenseNet169", "DenseNet201", "InceptionResNetV2", "InceptionV3", "KerasResNet50",
@@ -55,3 +59,6 @@ __all__ = [
     "decode_predictions", "fine_tune", "get_model", "get_model_entry", "list_models", "preprocess_input",
     "register_model",
 ]  # fmt: skip
+
+# The mobile and modern families (Keras' names and modules).
+__all__ += ["MobileNetV2", "Xception", "mobilenet_v2", "xception"]

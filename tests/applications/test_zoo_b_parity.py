@@ -1,0 +1,123 @@
+"""Parity of the mobile and modern families (Xception, MobileNet V1-V3, EfficientNet V1/V2, ConvNeXt) with their
+references: Keras 3's own ``keras.applications`` model (random weights, perturbed BatchNorm statistics and
+normalisation constants) saved in both Keras file formats and loaded by name, and torchvision's definitions (random
+weights, perturbed BatchNorm statistics) converted by the family's ``from_torchvision``.
+
+Tolerance: the same float32 arithmetic in another order (oneDNN channels-last kernels vs Keras' or torch's NCHW
+ones, depthwise convs done as grouped convs); measured differences are ~1e-6 of the largest logit, so 1e-4 of it
+still catches any wrong layout, name, padding or epsilon (each changes the logits by O(1)). Inputs are odd-sized
+where torchvision is compared: its stride-2 convs pad symmetrically, Keras' the TensorFlow way, which coincide on
+odd sides only (see ``_mobile.correct_pad``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import cnnkit.applications as applications
+from cnnkit.applications.convert import assign_weights
+from support.tv_shim import import_torchvision
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+tv = import_torchvision()
+
+
+def _randomize_keras(model, rng) -> None:
+    """Non-trivial statistics and affine terms everywhere Keras' initial values would hide a mapping mistake."""
+
+    def uniform(var, low, high):
+        var.assign(rng.uniform(low, high, tuple(var.shape)).astype("float32"))
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for var, (low, high) in zip(layer.weights, ((0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0))):
+                uniform(var, low, high)  # gamma, beta, moving mean, moving variance (scale=False: no gamma)
+        elif isinstance(layer, keras.layers.LayerNormalization):
+            uniform(layer.gamma, 0.5, 1.5)
+            uniform(layer.beta, -0.5, 0.5)
+        elif isinstance(layer, keras.layers.Normalization):
+            uniform(layer.mean, -0.5, 0.5)
+            uniform(layer.variance, 0.5, 2.0)
+        elif type(layer).__name__ == "LayerScale":
+            uniform(layer.gamma, 0.5, 1.5)
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) and layer.use_bias:
+            uniform(layer.bias, -0.5, 0.5)
+
+
+def _keras_files(model, folder):
+    """The Keras 3 ``.weights.h5``, the legacy whole-model ``.h5`` and the layout of Keras' downloadable files."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    paths = {"keras3": folder / "m.weights.h5", "legacy_model": folder / "m.h5", "legacy_weights": folder / "w.h5"}
+    model.save_weights(paths["keras3"])
+    model.save(paths["legacy_model"])
+    with h5py.File(paths["legacy_weights"], "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    return paths
+
+
+def check_keras_parity(tmp_path, name: str, size: int, **kwargs) -> None:
+    rng = np.random.default_rng(0)
+    kwargs = {"input_shape": (size, size, 3), "classifier_activation": None, **kwargs}
+    reference = getattr(keras.applications, name)(weights=None, **kwargs)
+    _randomize_keras(reference, rng)
+    x = rng.uniform(0, 255, (2, size, size, 3)).astype("float32")
+    expected = np.asarray(keras.ops.convert_to_numpy(reference(x, training=False)))
+    scale = max(float(np.abs(expected).max()), 1.0)
+    for kind, path in _keras_files(reference, tmp_path).items():
+        model = applications.get_model(name, weights=str(path), **kwargs)
+        with torch.no_grad():
+            got = model(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * scale, err_msg=kind)
+
+
+def randomize_batchnorm(model: torch.nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.5, 0.5)
+
+
+def check_torchvision_parity(tv_name: str, name: str, size: int, **kwargs) -> None:
+    torch.manual_seed(0)
+    reference = getattr(tv.models, tv_name)().eval()
+    randomize_batchnorm(reference)
+    model = applications.get_model(name, input_shape=(size, size, 3), classifier_activation=None, **kwargs)
+    family = getattr(applications, applications.get_model_entry(name).family)
+    assign_weights(model, family.from_torchvision(reference.state_dict()), "torchvision")
+    x = torch.rand(2, 3, size, size)
+    with torch.no_grad():
+        expected = reference(x)
+        got = model(x.permute(0, 2, 3, 1).contiguous())
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-4 * max(expected.abs().max().item(), 1.0))
+
+
+KERAS_CASES = [  # keras.applications name, input size, extra builder arguments
+    ("Xception", 71, {}),
+    ("MobileNetV2", 33, {}),
+    ("MobileNetV2", 32, {"alpha": 0.35}),
+]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(("name", "size", "kwargs"), KERAS_CASES, ids=lambda v: str(v) if v != {} else "")
+def test_keras_files_load_by_name(tmp_path, name, size, kwargs):
+    check_keras_parity(tmp_path, name, size, **kwargs)
+
+
+TORCHVISION_CASES = [  # torchvision builder, cnnkit name, (odd) input size
+    ("mobilenet_v2", "MobileNetV2", 33),
+]
+
+
+@pytest.mark.parametrize(("tv_name", "name", "size"), TORCHVISION_CASES)
+def test_torchvision_state_dict_converts(tv_name, name, size):
+    check_torchvision_parity(tv_name, name, size)
