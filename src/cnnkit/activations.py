@@ -67,6 +67,11 @@ def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return F.relu6(x + 3.0) / 6.0
 
 
+def hard_silu(x: torch.Tensor) -> torch.Tensor:
+    # Keras 3 definition (also named hard_swish): x * relu6(x + 3) / 6, torch's hardswish.
+    return F.hardswish(x)
+
+
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
     out = torch.sigmoid(x)
     # Keep the logits so that a cross-entropy loss can be computed from them without the precision lost in
@@ -101,6 +106,8 @@ _ACTIVATIONS: dict[str, Activation] = {
     "tanh": tanh,
     "sigmoid": sigmoid,
     "hard_sigmoid": hard_sigmoid,
+    "hard_silu": hard_silu,
+    "hard_swish": hard_silu,
     "softmax": softmax,
     "log_softmax": log_softmax,
     "softplus": softplus,
@@ -143,4 +150,5 @@ def serialize(fn: Activation) -> str | Activation:
 
 
 swish = silu
+hard_swish = hard_silu
 __all__ = ["get", "serialize", *sorted(_ACTIVATIONS)]

@@ -90,6 +90,8 @@ def check_torchvision_parity(tv_name: str, name: str, size: int, **kwargs) -> No
     torch.manual_seed(0)
     reference = getattr(tv.models, tv_name)().eval()
     randomize_batchnorm(reference)
+    if name.startswith("MobileNetV3"):  # torchvision's models take normalised input: no rescaling inside
+        kwargs = {"include_preprocessing": False, **kwargs}
     model = applications.get_model(name, input_shape=(size, size, 3), classifier_activation=None, **kwargs)
     family = getattr(applications, applications.get_model_entry(name).family)
     assign_weights(model, family.from_torchvision(reference.state_dict()), "torchvision")
@@ -104,6 +106,9 @@ KERAS_CASES = [  # keras.applications name, input size, extra builder arguments
     ("Xception", 71, {}),
     ("MobileNetV2", 33, {}),
     ("MobileNetV2", 32, {"alpha": 0.35}),
+    ("MobileNetV3Small", 32, {}),
+    ("MobileNetV3Small", 32, {"minimalistic": True, "alpha": 0.75}),
+    ("MobileNetV3Large", 33, {"include_preprocessing": False}),
 ]
 
 
@@ -115,6 +120,8 @@ def test_keras_files_load_by_name(tmp_path, name, size, kwargs):
 
 TORCHVISION_CASES = [  # torchvision builder, cnnkit name, (odd) input size
     ("mobilenet_v2", "MobileNetV2", 33),
+    ("mobilenet_v3_small", "MobileNetV3Small", 33),
+    ("mobilenet_v3_large", "MobileNetV3Large", 33),
 ]
 
 

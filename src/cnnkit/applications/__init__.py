@@ -19,6 +19,7 @@ from cnnkit.applications import (
     keras_resnet,
     lenet,
     mobilenet_v2,
+    mobilenet_v3,
     resnet,
     resnet50,
     resnet_cifar,
@@ -38,6 +39,7 @@ from cnnkit.applications.inception_v3 import InceptionV3
 from cnnkit.applications.keras_resnet import KerasResNet50
 from cnnkit.applications.lenet import LeNet5
 from cnnkit.applications.mobilenet_v2 import MobileNetV2
+from cnnkit.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
 from cnnkit.applications.registry import get_model, get_model_entry, list_models, register_model
 from cnnkit.applications.resnet import ResNet50, ResNet101, ResNet152
 from cnnkit.applications.resnet_cifar import ResNet20, ResNet32, ResNet44, ResNet56, ResNet110
@@ -61,4 +63,12 @@ __all__ = [
 ]  # fmt: skip
 
 # The mobile and modern families (Keras' names and modules).
-__all__ += ["MobileNetV2", "Xception", "mobilenet_v2", "xception"]
+__all__ += [
+    "MobileNetV2",
+    "MobileNetV3Large",
+    "MobileNetV3Small",
+    "Xception",
+    "mobilenet_v2",
+    "mobilenet_v3",
+    "xception",
+]
