@@ -80,7 +80,8 @@ _KERAS_MD5 = {  # keras/src/applications/mobilenet_v3.py WEIGHTS_HASHES: (with t
     "small_minimalistic_224_1.0_float": ("99cd97fb2fcdad2bf028eb838de69e37", "cde8136e733e811080d9fcd8a252f7e4"),
 }
 _ACC1 = {"large_224_0.75_float": 73.3, "large_224_1.0_float": 75.6, "large_minimalistic_224_1.0_float": 72.3,
-         "small_224_0.75_float": 65.4, "small_224_1.0_float": 68.1, "small_minimalistic_224_1.0_float": 61.9}  # fmt: skip
+         "small_224_0.75_float": 65.4, "small_224_1.0_float": 68.1,
+         "small_minimalistic_224_1.0_float": 61.9}  # fmt: skip
 _TV = {"small": ("mobilenet_v3_small-047dcff4.pth", 67.668, 87.402),
        "large": ("mobilenet_v3_large-8738ca79.pth", 74.042, 91.340)}  # fmt: skip
 
@@ -88,7 +89,8 @@ _TV = {"small": ("mobilenet_v3_small-047dcff4.pth", 67.668, 87.402),
 def _keras_pair(key: str, num_params: int) -> dict[str, WeightsEntry]:
     """Keras' file with the top and its "no_top_v2" file (the names Keras downloads), md5-checked."""
     common = {"sha256": None, "layout": "keras_h5", "preprocessing": "tf", "classes": "imagenet",
-              "num_params": num_params, "licence": "Apache-2.0 (tensorflow/models)", "metrics": {"acc@1": _ACC1[key]},
+              "num_params": num_params, "licence": "Apache-2.0 (tensorflow/models)",
+              "metrics": {"acc@1": _ACC1[key]},
               "source": "Keras applications; the TF-slim MobileNetV3 checkpoints (tensorflow/models) converted"}  # fmt: skip
     top, notop = _KERAS_MD5[key]
     return {
@@ -307,9 +309,10 @@ def _make(kind: str, stack: tuple, last_point: int):
 
     builder.__name__ = builder.__qualname__ = public
     builder.__doc__ = _DOC.format(public=public, count=NUM_PARAMS[kind], trainable=TRAINABLE[kind])
-    return register_model(public, family="mobilenet_v3", num_params=TRAINABLE[kind], keras_params=NUM_PARAMS[kind],
-                          torchvision_params=TRAINABLE[kind], weights=WEIGHTS[public],
-                          num_params_source="keras.applications trainable weights = torchvision num_params")(builder)  # fmt: skip
+    register = register_model(public, family="mobilenet_v3", num_params=TRAINABLE[kind], keras_params=NUM_PARAMS[kind],
+                              torchvision_params=TRAINABLE[kind], weights=WEIGHTS[public],
+                              num_params_source="keras.applications trainable weights = torchvision num_params")  # fmt: skip
+    return register(builder)
 
 
 MobileNetV3Small = _make("small", SMALL, 1024)
