@@ -91,7 +91,7 @@ def _keras_pair(key: str, num_params: int) -> dict[str, WeightsEntry]:
     common = {"sha256": None, "layout": "keras_h5", "preprocessing": "tf", "classes": "imagenet",
               "num_params": num_params, "licence": "Apache-2.0 (tensorflow/models)",
               "metrics": {"acc@1": _ACC1[key]},
-              "source": "Keras applications; the TF-slim MobileNetV3 checkpoints (tensorflow/models) converted"}  # fmt: skip
+              "source": "Keras applications; TF-slim MobileNetV3 checkpoints (tensorflow/models)"}  # fmt: skip
     top, notop = _KERAS_MD5[key]
     return {
         "imagenet": WeightsEntry(url=f"{_KERAS_URL}weights_mobilenet_v3_{key}.h5", md5=top, **common),
@@ -311,7 +311,7 @@ def _make(kind: str, stack: tuple, last_point: int):
     builder.__doc__ = _DOC.format(public=public, count=NUM_PARAMS[kind], trainable=TRAINABLE[kind])
     register = register_model(public, family="mobilenet_v3", num_params=TRAINABLE[kind], keras_params=NUM_PARAMS[kind],
                               torchvision_params=TRAINABLE[kind], weights=WEIGHTS[public],
-                              num_params_source="keras.applications trainable weights = torchvision num_params")  # fmt: skip
+                              num_params_source="Keras trainable weights = torchvision num_params")  # fmt: skip
     return register(builder)
 
 
