@@ -41,8 +41,9 @@ def _randomize_keras(model, rng) -> None:
             uniform(layer.gamma, 0.5, 1.5)
             uniform(layer.beta, -0.5, 0.5)
         elif isinstance(layer, keras.layers.Normalization):
-            uniform(layer.mean, -0.5, 0.5)
-            uniform(layer.variance, 0.5, 2.0)
+            uniform(layer.adapt_mean, -0.5, 0.5)  # the variables behind Keras' mean/variance properties
+            uniform(layer.adapt_variance, 0.5, 2.0)
+            layer.finalize_state()
         elif type(layer).__name__ == "LayerScale":
             uniform(layer.gamma, 0.5, 1.5)
         elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) and layer.use_bias:
@@ -86,6 +87,10 @@ def randomize_batchnorm(model: torch.nn.Module) -> None:
             module.bias.data.uniform_(-0.5, 0.5)
 
 
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
 def check_torchvision_parity(tv_name: str, name: str, size: int, **kwargs) -> None:
     torch.manual_seed(0)
     reference = getattr(tv.models, tv_name)().eval()
@@ -94,11 +99,15 @@ def check_torchvision_parity(tv_name: str, name: str, size: int, **kwargs) -> No
         kwargs = {"include_preprocessing": False, **kwargs}
     model = applications.get_model(name, input_shape=(size, size, 3), classifier_activation=None, **kwargs)
     family = getattr(applications, applications.get_model_entry(name).family)
-    assign_weights(model, family.from_torchvision(reference.state_dict()), "torchvision")
-    x = torch.rand(2, 3, size, size)
+    convert = getattr(family, "FROM_TORCHVISION", {}).get(name, family.from_torchvision)
+    assign_weights(model, convert(reference.state_dict()), "torchvision")
+    pixels = torch.rand(2, 3, size, size) * 255
+    x = (pixels / 255 - IMAGENET_MEAN) / IMAGENET_STD  # torchvision's preprocessing
+    # EfficientNet normalises inside the model (Keras' layers, ImageNet statistics written by the converter).
+    ours = pixels if name.startswith("EfficientNet") else x
     with torch.no_grad():
         expected = reference(x)
-        got = model(x.permute(0, 2, 3, 1).contiguous())
+        got = model(ours.permute(0, 2, 3, 1).contiguous())
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-4 * max(expected.abs().max().item(), 1.0))
 
 
@@ -109,6 +118,7 @@ KERAS_CASES = [  # keras.applications name, input size, extra builder arguments
     ("MobileNetV3Small", 32, {}),
     ("MobileNetV3Small", 32, {"minimalistic": True, "alpha": 0.75}),
     ("MobileNetV3Large", 33, {"include_preprocessing": False}),
+    ("EfficientNetB0", 33, {}),
 ]
 
 
@@ -122,6 +132,8 @@ TORCHVISION_CASES = [  # torchvision builder, cnnkit name, (odd) input size
     ("mobilenet_v2", "MobileNetV2", 33),
     ("mobilenet_v3_small", "MobileNetV3Small", 33),
     ("mobilenet_v3_large", "MobileNetV3Large", 33),
+    ("efficientnet_b0", "EfficientNetB0", 33),
+    pytest.param("efficientnet_b5", "EfficientNetB5", 33, marks=pytest.mark.slow),  # torchvision's epsilon 1e-3
 ]
 
 

@@ -14,6 +14,7 @@ Example:
 from cnnkit.applications import (
     alexnet,
     densenet,
+    efficientnet,
     inception_resnet_v2,
     inception_v3,
     keras_resnet,
@@ -33,6 +34,16 @@ from cnnkit.applications import (
 )
 from cnnkit.applications.alexnet import AlexNet
 from cnnkit.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+from cnnkit.applications.efficientnet import (
+    EfficientNetB0,
+    EfficientNetB1,
+    EfficientNetB2,
+    EfficientNetB3,
+    EfficientNetB4,
+    EfficientNetB5,
+    EfficientNetB6,
+    EfficientNetB7,
+)
 from cnnkit.applications.imagenet_utils import decode_predictions, preprocess_input
 from cnnkit.applications.inception_resnet_v2 import InceptionResNetV2
 from cnnkit.applications.inception_v3 import InceptionV3

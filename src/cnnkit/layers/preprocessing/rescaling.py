@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from cnnkit.layers.base import Layer
@@ -33,5 +34,6 @@ class Rescaling(Layer):
 
 def _plain(value: Any) -> float | list:
     """A JSON-friendly copy of a scalar or per-channel value."""
-    array = torch.as_tensor(value, dtype=torch.float64)
+    # NumPy, not torch: under ``torch.device("meta")`` (shape-only builds) a torch tensor has no value to read.
+    array = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
     return float(array) if array.ndim == 0 else array.tolist()
