@@ -75,11 +75,7 @@ __all__ = [
 
 # The mobile and modern families (Keras' names and modules).
 __all__ += [
-    "MobileNetV2",
-    "MobileNetV3Large",
-    "MobileNetV3Small",
-    "Xception",
-    "mobilenet_v2",
-    "mobilenet_v3",
-    "xception",
-]
+    "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5",
+    "EfficientNetB6", "EfficientNetB7", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "Xception",
+    "efficientnet", "mobilenet_v2", "mobilenet_v3", "xception",
+]  # fmt: skip

@@ -61,7 +61,8 @@ __all__ = [f"EfficientNetB{i}" for i in range(8)] + ["preprocess_input", "decode
 
 # (width, depth, default size, dropout) per variant, as keras.applications and the paper.
 VARIANTS = {0: (1.0, 1.0, 224, 0.2), 1: (1.0, 1.1, 240, 0.2), 2: (1.1, 1.2, 260, 0.3), 3: (1.2, 1.4, 300, 0.3),
-            4: (1.4, 1.8, 380, 0.4), 5: (1.6, 2.2, 456, 0.4), 6: (1.8, 2.6, 528, 0.5), 7: (2.0, 3.1, 600, 0.5)}  # fmt: skip
+            4: (1.4, 1.8, 380, 0.4), 5: (1.6, 2.2, 456, 0.4), 6: (1.8, 2.6, 528, 0.5),
+            7: (2.0, 3.1, 600, 0.5)}  # fmt: skip
 # keras.applications count_params() (BatchNorm statistics and the normalization's 7 values included) and the
 # trainable part, which is torchvision's num_params.
 NUM_PARAMS = {0: 5_330_571, 1: 7_856_239, 2: 9_177_569, 3: 12_320_535, 4: 19_466_823, 5: 30_562_527,
