@@ -2,8 +2,7 @@
 file formats and loaded into cnnkit's Keras-named models: predictions must agree. One case per Keras family; the
 deep ones are marked slow (Keras' torch backend builds a few hundred layers in ~10 s).
 
-Tolerance: the same float32 arithmetic in a different order (and, for ResNet50, the conv biases folded into the
-BatchNorm means in the old KerasResNet50: one extra rounding of mean - b); measured differences are ~1e-6 of the logits' magnitude, so
+Tolerance: the same float32 arithmetic in a different order; measured differences are ~1e-6 of the logits' magnitude, so
 1e-4 relative to the largest logit still catches any wrong layout, order or epsilon (O(1) changes).
 """
 
