@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         table(
-            ["model", "family", "parameters", "keras count", "torchvision count", "weights"],
+            ["model", "family", "parameters", "keras_params", "torchvision_params", "weights"],
             [
                 [
                     r["name"],
