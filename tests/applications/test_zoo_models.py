@@ -174,9 +174,9 @@ def test_weights_tables():
                 assert entry.layout == "keras_h5" and entry.sha256 is None and len(entry.md5) == 32
                 assert entry.url.startswith("https://storage.googleapis.com/tensorflow/keras-applications/")
                 assert entry.include_top == (not key.endswith("_notop")) and "acc@1" in entry.metrics
-    # torchvision: 15 sets of the torchvision-named models (imagenet_v2 for ResNet50/101/152_TV) + VGG16/19 and
+    # torchvision: 17 sets of the 14 torchvision-named models (imagenet_v2 for ResNet50/101/152_TV) + VGG16/19 and
     # DenseNet121/169/201 converted; Keras: a file with and one without the top for each of the 13 Keras models.
-    assert seen == 18 + 5 + 2 * 13
+    assert seen == 17 + 5 + 2 * 13
     keras_prep = {"VGG16": "caffe", "ResNet50": "caffe", "ResNet50V2": "tf", "DenseNet121": "torch",
                   "InceptionV3": "tf", "InceptionResNetV2": "tf"}  # Keras' preprocess_input modes  # fmt: skip
     for name, mode in keras_prep.items():
