@@ -172,8 +172,9 @@ def keras_weights(
               "num_params": num_params, "source": source, "licence": licence, "metrics": metrics}  # fmt: skip
     return {
         "imagenet": WeightsEntry(url=KERAS_URL + folder_file + ".h5", md5=md5, **common),
-        "imagenet_notop": WeightsEntry(url=KERAS_URL + folder_file + "_notop.h5", md5=notop_md5, include_top=False,
-                                       **common),  # fmt: skip
+        "imagenet_notop": WeightsEntry(
+            url=KERAS_URL + folder_file + "_notop.h5", md5=notop_md5, include_top=False, **common
+        ),  # fmt: skip
     }
 
 

@@ -3,7 +3,7 @@
 Example:
     >>> from cnnkit.applications import list_models, get_model
     >>> list_models("ResNet*")[:3]
-    ['ResNet101', 'ResNet110', 'ResNet152']
+    ['ResNet101', 'ResNet101V2', 'ResNet101_TV']
     >>> model = get_model("ResNet20", weights=None)
 """
 

@@ -12,7 +12,7 @@ with zeros instead of -inf: it follows a ReLU, so every window holds a value >= 
 
 Example:
     >>> import cnnkit, numpy as np
-    >>> model = cnnkit.applications.ResNet50_TV(weights="imagenet_v2")  # torchvision's 80.858% top-1 set  # doctest: +SKIP
+    >>> model = cnnkit.applications.ResNet50_TV(weights="imagenet_v2")  # 80.858% top-1  # doctest: +SKIP
     >>> images = np.zeros((1, 224, 224, 3), dtype="float32")  # RGB, 0..255
     >>> preds = model.predict(cnnkit.applications.resnet_torchvision.preprocess_input(images))  # doctest: +SKIP
     >>> cnnkit.applications.resnet_torchvision.decode_predictions(preds, top=3)  # doctest: +SKIP
@@ -192,6 +192,7 @@ def _make(depth: int):
         public,
         family="resnet_torchvision",
         num_params=SPECS[depth][2],
+        torchvision_params=SPECS[depth][2],
         num_params_source="torchvision ResNet weights table",
         weights=WEIGHTS[public],
     )(builder)

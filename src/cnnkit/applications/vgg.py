@@ -210,6 +210,7 @@ def _make(depth: int, bn: bool):
         public,
         family="vgg",
         num_params=NUM_PARAMS[(depth, bn)],
+        torchvision_params=NUM_PARAMS[(depth, bn)],
         num_params_source="torchvision VGG weights table",
         weights=WEIGHTS[public],
     )(builder)

@@ -186,7 +186,9 @@ def fetch_weights(
             _check(name, sha_hex, md5_hex, sha256, md5, f"cached at {target}")
         except ValueError as exc:
             raise ValueError(
-                str(exc).replace("; it was not kept", "").replace(" Retry the download, or check the URL.", "")
+                str(exc)
+                .replace("; it was not kept", "")
+                .replace(" Retry the download, or check the URL.", "")
                 .replace(" Retry the download.", "")
                 + f" Delete {target} to download it again, or copy the published file there."
             ) from None
