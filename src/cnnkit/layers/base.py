@@ -77,6 +77,8 @@ class Layer(torch.nn.Module):
             raise _unexpected_arguments(type(self), kwargs)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
+        if isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicy":  # Keras 3's config form
+            dtype = (dtype.get("config") or {}).get("name")
         if dtype not in (None, "float32"):
             raise ValueError(
                 f"Unsupported dtype for layer weights. Expected 'float32' (use cnnkit.mixed_precision for "
@@ -192,6 +194,7 @@ class Layer(torch.nn.Module):
                 self._parameters[n] = Variable(t.data, t.requires_grad, name=n, path=path, layout=info.layout)
             else:
                 self._buffers[n] = NonTrainableVariable(t, name=n, path=path, layout=info.layout)
+            getattr(self, n).constraint = info.constraint
         return result
 
     def _sublayers(self) -> list[Layer]:

@@ -91,8 +91,13 @@ class Variable(_KerasVariable, torch.nn.Parameter):
         if id(self) in memo:
             return memo[id(self)]
         result = Variable(
-            self.data.clone(memory_format=torch.preserve_format), self.requires_grad, self.name, self.path, self._layout
+            self.data.clone(memory_format=torch.preserve_format),
+            self.requires_grad,
+            name=self.name,
+            path=self.path,
+            layout=self._layout,
         )
+        result.constraint = getattr(self, "constraint", None)
         memo[id(self)] = result
         return result
 
@@ -126,9 +131,9 @@ class NonTrainableVariable(_KerasVariable, torch.Tensor):
             return memo[id(self)]
         result = NonTrainableVariable(
             self.as_subclass(torch.Tensor).detach().clone(memory_format=torch.preserve_format),
-            self.name,
-            self.path,
-            self._layout,
+            name=self.name,
+            path=self.path,
+            layout=self._layout,
         )
         memo[id(self)] = result
         return result
