@@ -144,3 +144,40 @@ def test_group_normalization_bad_groups_raise_like_keras():
     for layer in (keras.layers.GroupNormalization(groups=4), L.GroupNormalization(groups=4)):
         with pytest.raises(ValueError, match="must be a multiple of the number of channels"):
             layer.build((None, 5, 6))
+
+
+def _residual(lib, with_lambda=False):
+    """A functional residual model with the issue's layers, written once for both libraries."""
+    layers = lib.layers
+    inputs = lib.Input((16, 16, 3))
+    x = layers.Conv2D(8, 3, padding="same", name="stem")(inputs)
+    y = layers.SeparableConv2D(8, 3, padding="same", name="sep")(x)
+    y = layers.LayerNormalization(name="ln")(y)
+    y = layers.DepthwiseConv2D(3, padding="same", depth_multiplier=1, name="dw")(y)
+    y = layers.PReLU(shared_axes=[1, 2], name="prelu")(y)
+    x = layers.add([x, y], name="res")
+    x = layers.Conv2DTranspose(4, 3, strides=2, padding="same", name="up")(x)
+    x = layers.GroupNormalization(groups=2, name="gn")(x)
+    x = layers.ELU(name="elu")(x)
+    x = layers.Reshape((32 * 32, 4), name="seq")(x)
+    x = layers.Conv1D(6, 3, strides=2, name="c1")(x)
+    x = layers.concatenate(
+        [layers.GlobalAveragePooling1D(name="gap")(x), layers.GlobalMaxPooling1D(name="gmp")(x)], name="cat"
+    )
+    return lib.Model(inputs, layers.Dense(3, name="head")(x))
+
+
+def test_a_keras_weights_file_of_the_new_layers_loads_one_to_one(tmp_path):
+    import cnnkit
+
+    ref, ours = _residual(keras), _residual(cnnkit)
+    for w in ref.weights:  # non-default values everywhere, so a mix-up shows
+        w.assign(np.random.default_rng(len(w.path)).normal(size=tuple(w.shape)).astype("float32") * 0.3)
+    path = tmp_path / "m.weights.h5"
+    ref.save_weights(path)
+    ours.load_weights(str(path))
+    assert ours.count_params() == ref.count_params()
+    assert [w.path for w in ours.weights] == [w.path for w in ref.weights]
+    x = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(ref(x))
+    np.testing.assert_allclose(ours(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-5)
