@@ -131,7 +131,9 @@ class LayerNormalization(_AffineNorm):
             out = x * torch.rsqrt(x.square().mean(dim=axes, keepdim=True) + self.epsilon)
             return out * _broadcast(gamma, axes, ndim) if gamma is not None else out
         if axes == list(range(ndim - len(axes), ndim)):  # trailing axes: torch's fused kernel
-            return F.layer_norm(inputs, inputs.shape[ndim - len(axes) :], gamma, beta, self.epsilon)
+            # Plain ints (not traced sizes), so the ONNX exporter sees a constant normalized shape.
+            shape = [int(d) for d in inputs.shape[ndim - len(axes) :]]
+            return F.layer_norm(inputs, shape, gamma, beta, self.epsilon)
         mean = inputs.mean(dim=axes, keepdim=True)
         var = inputs.var(dim=axes, keepdim=True, unbiased=False)
         out = (inputs - mean) * torch.rsqrt(var + self.epsilon)
