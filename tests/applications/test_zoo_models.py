@@ -17,18 +17,20 @@ import pytest
 import torch
 
 import cnnkit.applications as applications
+from cnnkit.activations import hard_sigmoid
 from cnnkit.common.naming import to_snake_case
-from cnnkit.layers import BatchNormalization
+from cnnkit.layers import BatchNormalization, Normalization
 
 ALL = applications.list_models()
 KERAS = [n for n in ALL if applications.get_model_entry(n).keras_params is not None]
 SLOW = {"ResNet101", "ResNet152", "ResNet110", "ResNet101_TV", "ResNet152_TV", "ResNet101V2", "ResNet152V2",
-        "DenseNet169", "DenseNet201", "InceptionResNetV2"}  # fmt: skip
+        "DenseNet169", "DenseNet201", "InceptionResNetV2", "EfficientNetB4", "EfficientNetB5", "EfficientNetB6",
+        "EfficientNetB7"}  # fmt: skip
 # Keras models cheap enough to build in Keras 3 in the default run (Keras' torch backend builds ~50 layers/s).
-KERAS_FAST = {"VGG16", "ResNet50"}
+KERAS_FAST = {"VGG16", "ResNet50", "MobileNetV3Small"}
 # Smallest input each family's include_top=False body accepts cheaply (the top is built only for the count).
 SMALL_INPUT = {"LeNet5": (32, 32, 1), "AlexNet": (64, 64, 3), "InceptionV3": (75, 75, 3),
-               "InceptionResNetV2": (75, 75, 3)}  # fmt: skip
+               "InceptionResNetV2": (75, 75, 3), "Xception": (71, 71, 3)}  # fmt: skip
 
 
 def test_every_family_is_registered():
@@ -38,6 +40,8 @@ def test_every_family_is_registered():
     expected |= {f"ResNet{d}" for d in (18, 34, 50, 101, 152, 20, 32, 44, 56, 110)}
     expected |= {f"ResNet{d}{s}" for d in (50, 101, 152) for s in ("_TV", "V2")}
     expected |= {f"DenseNet{d}" for d in (121, 169, 201)}
+    expected |= {"Xception", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large"}
+    expected |= {f"EfficientNetB{i}" for i in range(8)}
     assert set(ALL) == expected
     assert applications.KerasResNet50 is applications.ResNet50  # the former name of Keras' ResNet50
 
@@ -53,6 +57,9 @@ def test_parameter_count_matches_published(name):
         for layer in model.layers
         if isinstance(layer, BatchNormalization)
     )
+    # EfficientNet's preprocessing Normalization holds its mean, variance and count as non-trainable weights.
+    bn_stats += sum(layer.mean.numel() + layer.variance.numel() + 1 for layer in model.layers
+                    if isinstance(layer, Normalization))  # fmt: skip
     assert model.count_params() == entry.num_params + bn_stats  # Keras' convention counts the moving statistics
     for table_entry in entry.weights.values():
         assert table_entry.num_params == entry.num_params
@@ -67,6 +74,11 @@ def _canonical(layers) -> list[str]:
     cnnkit both number unnamed layers from a session counter, so only the base name is the architecture's."""
     out = []
     for layer in layers:
+        if getattr(layer, "activation", None) is hard_sigmoid:
+            # MobileNetV3's squeeze-excite gate: Keras writes ReLU(6.)(x + 3.) / 6., a ReLU layer between two tensor
+            # operations, which cnnkit's graph records as one Activation('hard_sigmoid') (mobilenet_v3.py).
+            out.append("re_lu")
+            continue
         base = to_snake_case(type(layer).__name__)
         out.append(base if re.fullmatch(rf"{base}(_\d+)?", layer.name) else layer.name)
     return out
@@ -125,7 +137,10 @@ def _forward_backward(name):
 
 def _feature_channels(name: str) -> int:
     fixed = {"LeNet5": 16, "AlexNet": 256, "ResNet18": 512, "ResNet34": 512, "DenseNet121": 1024,
-             "DenseNet169": 1664, "DenseNet201": 1920, "InceptionResNetV2": 1536}  # fmt: skip
+             "DenseNet169": 1664, "DenseNet201": 1920, "InceptionResNetV2": 1536, "Xception": 2048,
+             "MobileNetV2": 1280, "MobileNetV3Small": 576, "MobileNetV3Large": 960, "EfficientNetB0": 1280,
+             "EfficientNetB1": 1280, "EfficientNetB2": 1408, "EfficientNetB3": 1536, "EfficientNetB4": 1792,
+             "EfficientNetB5": 2048, "EfficientNetB6": 2304, "EfficientNetB7": 2560}  # fmt: skip
     if name in fixed:
         return fixed[name]
     if name.startswith("VGG"):
@@ -165,20 +180,29 @@ def test_weights_tables():
         for key, entry in applications.get_model_entry(name).weights.items():
             seen += 1
             assert entry.url.startswith("https://") and entry.source and entry.licence, (name, key)
-            assert entry.preprocessing in ("torch", "caffe", "tf") and entry.classes == "imagenet"
+            # "none": the model preprocesses itself (EfficientNet's Rescaling + Normalization take 0..255 pixels)
+            assert entry.preprocessing in ("torch", "caffe", "tf", "none") and entry.classes == "imagenet"
             if entry.layout == "torchvision":
                 assert entry.url.startswith("https://download.pytorch.org/models/")
                 assert entry.sha256 == torchvision_hash_prefix(entry.url) and entry.sha256_is_prefix
-                assert entry.md5 is None and entry.preprocessing == "torch"
+                assert entry.md5 is None and entry.preprocessing == (
+                    "none" if "efficientnet" in key + entry.url else "torch"
+                )
             else:
                 assert entry.layout == "keras_h5" and entry.sha256 is None and len(entry.md5) == 32
-                assert entry.url.startswith("https://storage.googleapis.com/tensorflow/keras-applications/")
+                assert entry.url.startswith(
+                    (
+                        "https://storage.googleapis.com/tensorflow/keras-applications/",
+                        "https://storage.googleapis.com/keras-applications/",
+                    )
+                )  # EfficientNet
                 assert entry.include_top == (not key.endswith("_notop")) and "acc@1" in entry.metrics
     # torchvision: 17 sets of the 14 torchvision-named models (imagenet_v2 for ResNet50/101/152_TV) + VGG16/19 and
     # DenseNet121/169/201 converted; Keras: a file with and one without the top for each of the 13 Keras models.
-    assert seen == 17 + 5 + 2 * 13
+    assert seen == 17 + 5 + 2 * 13 + 11 + 2 * 11  # + torchvision: MobileNetV2/V3 (3), EfficientNet (8); Keras: 11
     keras_prep = {"VGG16": "caffe", "ResNet50": "caffe", "ResNet50V2": "tf", "DenseNet121": "torch",
-                  "InceptionV3": "tf", "InceptionResNetV2": "tf"}  # Keras' preprocess_input modes  # fmt: skip
+                  "InceptionV3": "tf", "InceptionResNetV2": "tf", "Xception": "tf", "MobileNetV3Large": "tf",
+                  "EfficientNetB0": "none"}  # Keras' preprocess_input modes  # fmt: skip
     for name, mode in keras_prep.items():
         assert applications.get_model_entry(name).weights["imagenet"].preprocessing == mode
     v2 = applications.get_model_entry("ResNet50_TV").weights["imagenet_v2"]

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -103,23 +104,21 @@ EPSILON = 1e-3  # Keras' BatchNormalization default
 
 def _table(i: int) -> dict[str, WeightsEntry]:
     url = "https://storage.googleapis.com/keras-applications/"
-    common = {"sha256": None, "layout": "keras_h5", "preprocessing": "none (inside the model: 0..255 pixels)",
+    common = {"sha256": None, "layout": "keras_h5", "preprocessing": "none",
               "classes": "imagenet", "num_params": TRAINABLE[i], "metrics": {"acc@1": _ACC1[i]},
               "source": "Keras applications; the authors' TF checkpoints (tensorflow/tpu, AutoAugment) converted",
               "licence": "Apache-2.0 (tensorflow/tpu)"}  # fmt: skip
     file, acc1, acc5 = _TV[i]
+    tv = torchvision_entry("https://download.pytorch.org/models/" + file, TRAINABLE[i], acc1, acc5,
+                           "https://github.com/pytorch/vision/pull/4293")  # fmt: skip
+    # Converted, the file's normalisation lives in the model too: it takes 0..255 pixels ("none").
+    tv = dataclasses.replace(tv, preprocessing="none")
     return {
         "imagenet": WeightsEntry(url=f"{url}efficientnetb{i}.h5", md5=_MD5[i][0], **common),
         "imagenet_notop": WeightsEntry(
             url=f"{url}efficientnetb{i}_notop.h5", md5=_MD5[i][1], include_top=False, **common
         ),  # fmt: skip
-        "torchvision": torchvision_entry(
-            "https://download.pytorch.org/models/" + file,
-            TRAINABLE[i],
-            acc1,
-            acc5,
-            "https://github.com/pytorch/vision/pull/4293",
-        ),  # fmt: skip
+        "torchvision": tv,
     }
 
 

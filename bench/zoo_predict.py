@@ -1,0 +1,113 @@
+"""Predict throughput at 224x224 of zoo models: cnnkit (fp32 and mixed_bfloat16) vs plain PyTorch (torchvision's
+definition of the same architecture, through the test shim) vs onnxruntime on cnnkit's exported ONNX file.
+
+One process, one model at a time, the same random images for everyone; images/s is the median of ``--repeats``
+timed passes after a warm-up pass. cnnkit runs ``model.predict`` (channels-last input, as Keras); PyTorch runs
+``model(x)`` under ``torch.inference_mode()`` on NCHW input, as a PyTorch user writes it; onnxruntime runs the file
+``cnnkit.export.export_onnx`` writes, with its default CPU provider. The ratios are cnnkit's images/s over the
+peer's (> 1: cnnkit is faster).
+
+Usage:
+    python bench/zoo_predict.py [--models MobileNetV2,MobileNetV3Large,EfficientNetB0,ResNet50] [--n 64]
+                                [--batch 32] [--repeats 3] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the torchvision shim lives with the tests
+
+import cnnkit.applications as applications  # noqa: E402
+import cnnkit.mixed_precision as mixed_precision  # noqa: E402
+from cnnkit.export.onnx import export_onnx  # noqa: E402
+from support.tv_shim import import_torchvision  # noqa: E402
+
+TORCHVISION = {"MobileNetV2": "mobilenet_v2", "MobileNetV3Large": "mobilenet_v3_large",
+               "EfficientNetB0": "efficientnet_b0", "ResNet50": "resnet50"}  # fmt: skip
+
+
+def _images_per_second(run, n: int, repeats: int) -> float:
+    run()  # warm-up: oneDNN primitive creation, allocator growth
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return n / statistics.median(times)
+
+
+def _cnnkit(name: str, x: np.ndarray, batch: int, repeats: int, policy: str):
+    mixed_precision.set_global_policy(policy)
+    try:
+        model = applications.get_model(name, weights=None)
+        return model, _images_per_second(lambda: model.predict(x, batch_size=batch, verbose=0), len(x), repeats)
+    finally:
+        mixed_precision.set_global_policy("float32")
+
+
+def _torch(name: str, x: np.ndarray, batch: int, repeats: int) -> float:
+    tv = import_torchvision()
+    model = getattr(tv.models, TORCHVISION[name])().eval()
+    nchw = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+
+    def run():
+        with torch.inference_mode():
+            for i in range(0, len(nchw), batch):
+                model(nchw[i : i + batch])
+
+    return _images_per_second(run, len(x), repeats)
+
+
+def _onnxruntime(model, x: np.ndarray, batch: int, repeats: int, folder: str) -> float:
+    import onnxruntime as ort
+
+    path = os.path.join(folder, f"{model.name}.onnx")
+    export_onnx(model, path, input_shape=x.shape[1:])
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+    def run():
+        for i in range(0, len(x), batch):
+            session.run(None, {"input": x[i : i + batch]})
+
+    return _images_per_second(run, len(x), repeats)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(TORCHVISION))
+    parser.add_argument("--n", type=int, default=64, help="images per timed pass")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    x = np.random.default_rng(0).uniform(0, 255, (args.n, 224, 224, 3)).astype("float32")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, native bf16: "
+          f"{mixed_precision.native_bf16_cpu()}; {args.n} images 224x224, batch {args.batch}")  # fmt: skip
+    header = ("model", "cnnkit fp32", "cnnkit bf16", "PyTorch", "onnxruntime", "fp32/PT", "bf16/PT", "bf16/ORT")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.models.split(","):
+            model, fp32 = _cnnkit(name, x, args.batch, args.repeats, "float32")
+            _, bf16 = _cnnkit(name, x, args.batch, args.repeats, "mixed_bfloat16")
+            pt = _torch(name, x, args.batch, args.repeats)
+            ort_ips = _onnxruntime(model, x, args.batch, args.repeats, folder)
+            row = (name, f"{fp32:.1f}", f"{bf16:.1f}", f"{pt:.1f}", f"{ort_ips:.1f}", f"{fp32 / pt:.2f}x",
+                   f"{bf16 / pt:.2f}x", f"{bf16 / ort_ips:.2f}x")  # fmt: skip
+            print("| " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
