@@ -113,6 +113,7 @@ def check_torchvision_parity(tv_name: str, name: str, size: int, **kwargs) -> No
 
 KERAS_CASES = [  # keras.applications name, input size, extra builder arguments
     ("Xception", 71, {}),
+    ("MobileNet", 32, {"alpha": 0.25, "depth_multiplier": 2}),
     ("MobileNetV2", 33, {}),
     ("MobileNetV2", 32, {"alpha": 0.35}),
     ("MobileNetV3Small", 32, {}),

@@ -40,7 +40,7 @@ def test_every_family_is_registered():
     expected |= {f"ResNet{d}" for d in (18, 34, 50, 101, 152, 20, 32, 44, 56, 110)}
     expected |= {f"ResNet{d}{s}" for d in (50, 101, 152) for s in ("_TV", "V2")}
     expected |= {f"DenseNet{d}" for d in (121, 169, 201)}
-    expected |= {"Xception", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large"}
+    expected |= {"Xception", "MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large"}
     expected |= {f"EfficientNetB{i}" for i in range(8)}
     assert set(ALL) == expected
     assert applications.KerasResNet50 is applications.ResNet50  # the former name of Keras' ResNet50
@@ -137,7 +137,7 @@ def _forward_backward(name):
 
 def _feature_channels(name: str) -> int:
     fixed = {"LeNet5": 16, "AlexNet": 256, "ResNet18": 512, "ResNet34": 512, "DenseNet121": 1024,
-             "DenseNet169": 1664, "DenseNet201": 1920, "InceptionResNetV2": 1536, "Xception": 2048,
+             "DenseNet169": 1664, "DenseNet201": 1920, "InceptionResNetV2": 1536, "Xception": 2048, "MobileNet": 1024,
              "MobileNetV2": 1280, "MobileNetV3Small": 576, "MobileNetV3Large": 960, "EfficientNetB0": 1280,
              "EfficientNetB1": 1280, "EfficientNetB2": 1408, "EfficientNetB3": 1536, "EfficientNetB4": 1792,
              "EfficientNetB5": 2048, "EfficientNetB6": 2304, "EfficientNetB7": 2560}  # fmt: skip

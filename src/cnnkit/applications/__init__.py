@@ -19,6 +19,7 @@ from cnnkit.applications import (
     inception_v3,
     keras_resnet,
     lenet,
+    mobilenet,
     mobilenet_v2,
     mobilenet_v3,
     resnet,
@@ -49,6 +50,7 @@ from cnnkit.applications.inception_resnet_v2 import InceptionResNetV2
 from cnnkit.applications.inception_v3 import InceptionV3
 from cnnkit.applications.keras_resnet import KerasResNet50
 from cnnkit.applications.lenet import LeNet5
+from cnnkit.applications.mobilenet import MobileNet
 from cnnkit.applications.mobilenet_v2 import MobileNetV2
 from cnnkit.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
 from cnnkit.applications.registry import get_model, get_model_entry, list_models, register_model
@@ -76,6 +78,6 @@ __all__ = [
 # The mobile and modern families (Keras' names and modules).
 __all__ += [
     "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5",
-    "EfficientNetB6", "EfficientNetB7", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "Xception",
-    "efficientnet", "mobilenet_v2", "mobilenet_v3", "xception",
+    "EfficientNetB6", "EfficientNetB7", "MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "Xception",
+    "efficientnet", "mobilenet", "mobilenet_v2", "mobilenet_v3", "xception",
 ]  # fmt: skip
