@@ -111,15 +111,16 @@ def check_torchvision_parity(tv_name: str, name: str, size: int, **kwargs) -> No
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-4 * max(expected.abs().max().item(), 1.0))
 
 
+SLOW = pytest.mark.slow  # Keras 3 builds ~50 layers/s on torch: the deep models' reference takes ~20-100 s
 KERAS_CASES = [  # keras.applications name, input size, extra builder arguments
-    ("Xception", 71, {}),
+    pytest.param("Xception", 71, {}, marks=SLOW),
     ("MobileNet", 32, {"alpha": 0.25, "depth_multiplier": 2}),
-    ("MobileNetV2", 33, {}),
-    ("MobileNetV2", 32, {"alpha": 0.35}),
+    pytest.param("MobileNetV2", 33, {}, marks=SLOW),
+    pytest.param("MobileNetV2", 32, {"alpha": 0.35}, marks=SLOW),
     ("MobileNetV3Small", 32, {}),
-    ("MobileNetV3Small", 32, {"minimalistic": True, "alpha": 0.75}),
-    ("MobileNetV3Large", 33, {"include_preprocessing": False}),
-    ("EfficientNetB0", 33, {}),
+    pytest.param("MobileNetV3Small", 32, {"minimalistic": True, "alpha": 0.75}, marks=SLOW),
+    pytest.param("MobileNetV3Large", 33, {"include_preprocessing": False}, marks=SLOW),
+    pytest.param("EfficientNetB0", 33, {}, marks=SLOW),
 ]
 
 
@@ -132,9 +133,9 @@ def test_keras_files_load_by_name(tmp_path, name, size, kwargs):
 TORCHVISION_CASES = [  # torchvision builder, cnnkit name, (odd) input size
     ("mobilenet_v2", "MobileNetV2", 33),
     ("mobilenet_v3_small", "MobileNetV3Small", 33),
-    ("mobilenet_v3_large", "MobileNetV3Large", 33),
-    ("efficientnet_b0", "EfficientNetB0", 33),
-    pytest.param("efficientnet_b5", "EfficientNetB5", 33, marks=pytest.mark.slow),  # torchvision's epsilon 1e-3
+    pytest.param("mobilenet_v3_large", "MobileNetV3Large", 33, marks=SLOW),
+    pytest.param("efficientnet_b0", "EfficientNetB0", 33, marks=SLOW),
+    pytest.param("efficientnet_b5", "EfficientNetB5", 33, marks=SLOW),  # torchvision's epsilon 1e-3
 ]
 
 
