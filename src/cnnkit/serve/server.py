@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -77,6 +78,14 @@ def make_server(
 
 class _Server(uvicorn.Server):
     on_started: Callable[[str, int], None] | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            # uvicorn re-raises the signal once drained, so the process dies by it (exit -15); a drained SIGTERM is
+            # a clean stop here: `cnnkit serve` prints "Stopped." and exits 0, as a supervisor expects.
+            self._captured_signals.clear()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
