@@ -1,7 +1,7 @@
 import pytest
-from support.serving import Live, write_run
 
 from cnnkit.serve import create_app
+from support.serving import Live, write_run
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,13 @@ import json
 import httpx
 import numpy as np
 import pytest
+import torch
+from fastapi import FastAPI
 from PIL import Image
-from support.serving import CLASSES, Live, colour_model, png
 
 from cnnkit.pipeline import load_classifier, predict_images
 from cnnkit.serve import Predictor, create_app
+from support.serving import CLASSES, Live, colour_model, png
 
 
 @pytest.fixture()
@@ -99,7 +101,7 @@ def test_info_health_metrics_docs_and_page(client):
     text = client.get("/metrics").text
     assert client.get("/metrics").headers["content-type"].startswith("text/plain; version=0.0.4")
     assert 'cnnkit_requests_total{route="/health",method="GET",status="200"} 1' in text
-    assert '# TYPE cnnkit_request_duration_seconds histogram' in text and "cnnkit_batch_size_count" in text
+    assert "# TYPE cnnkit_request_duration_seconds histogram" in text and "cnnkit_batch_size_count" in text
     assert 'cnnkit_request_duration_seconds_bucket{route="/info",le="+Inf"} 1' in text
 
 
@@ -113,7 +115,9 @@ def test_api_key_guards_every_api_route(run_dir):
                 assert r.json()["error"].endswith("Received: no key.")
                 r = c.request(method, path, headers={"Authorization": "Bearer wrong"})
                 assert r.status_code == 401 and r.json()["error"].endswith("Received: a wrong key.")
-            assert c.post("/predict", content=png((9, 9, 200)), headers={"X-API-Key": "s3cret"}).json()["class"] == "blue"
+            assert (
+                c.post("/predict", content=png((9, 9, 200)), headers={"X-API-Key": "s3cret"}).json()["class"] == "blue"
+            )
             assert c.get("/info", headers={"Authorization": "Bearer s3cret"}).status_code == 200
             assert c.get("/health").status_code == 200 and c.get("/").status_code == 200  # probes and the page
             assert "access-control-allow-origin" not in c.get("/health", headers={"Origin": "http://x.test"}).headers
@@ -135,8 +139,6 @@ def test_cors_only_for_the_given_origin(run_dir):
 
 
 def test_app_from_an_in_memory_model_mounts_in_a_users_app():
-    from fastapi import FastAPI
-
     site = FastAPI()
     site.mount("/colours", create_app(colour_model(), class_names=CLASSES))
     live = Live(site)
@@ -151,8 +153,6 @@ def test_app_from_an_in_memory_model_mounts_in_a_users_app():
 
 
 def test_predictor_refuses_a_model_that_does_not_take_images():
-    import torch
-
     with pytest.raises(ValueError, match=r"^The model does not take images\. Expected an input shape"):
         Predictor.from_model(torch.nn.Linear(2, 2))
     assert json.loads(json.dumps(Predictor.from_model(colour_model()).info()))["class_names"] == ["0", "1", "2"]

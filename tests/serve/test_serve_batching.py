@@ -7,9 +7,9 @@ import threading
 import httpx
 import numpy as np
 import pytest
-from support.serving import Live, png
 
 from cnnkit.serve import MicroBatcher, create_app
+from support.serving import Live, png
 
 
 def test_concurrent_http_requests_are_merged_and_the_metric_says_so(run_dir):
@@ -63,7 +63,9 @@ def test_batches_are_bounded_and_errors_reach_every_waiter():
     failing = MicroBatcher(broken, max_batch_size=4, max_wait_ms=20)
 
     async def two():
-        return await asyncio.gather(*(failing.predict(np.zeros((1,), np.float32)) for _ in range(2)), return_exceptions=True)
+        return await asyncio.gather(
+            *(failing.predict(np.zeros((1,), np.float32)) for _ in range(2)), return_exceptions=True
+        )
 
     assert [str(e) for e in asyncio.run(two())] == ["out of memory", "out of memory"]
     batcher.close()

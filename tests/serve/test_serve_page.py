@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from cnnkit.serve import create_app
+from support.serving import Live
+
 sync_api = pytest.importorskip("playwright.sync_api")
 
 DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "serve.png"
@@ -91,10 +94,6 @@ def test_page_classifies_two_picked_images_and_shows_gradcam(browser, live, tmp_
 
 
 def test_page_asks_for_the_api_key(browser, run_dir):
-    from support.serving import Live
-
-    from cnnkit.serve import create_app
-
     live = Live(create_app(run_dir, api_key="k3y"))
     try:
         page = browser.new_page()

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.images import bomb_png
-from support.serving import png
 
 from cnnkit.cli import serve as serve_cli
 from cnnkit.cli.main import main
+from support.images import bomb_png
+from support.serving import png
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -134,10 +134,14 @@ def test_sigterm_drains_the_request_in_flight(run_dir):
 
 def test_public_host_needs_a_key_or_no_auth(run_dir, capsys):
     assert main(["serve", str(run_dir), "--host", "0.0.0.0"]) == 2
-    assert capsys.readouterr().err.strip().endswith(
-        "Listening on a public address needs an API key. Expected --api-key KEY (or the CNNKIT_API_KEY environment "
-        "variable), or --no-auth to serve without one on purpose. Received: --host 0.0.0.0. Add --api-key or keep "
-        "the default --host 127.0.0.1."
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "Listening on a public address needs an API key. Expected --api-key KEY (or the CNNKIT_API_KEY environment "
+            "variable), or --no-auth to serve without one on purpose. Received: --host 0.0.0.0. Add --api-key or keep "
+            "the default --host 127.0.0.1."
+        )
     )
 
 
@@ -145,7 +149,11 @@ def test_serve_asks_for_the_extra_by_name(run_dir, capsys, monkeypatch):
     real = serve_cli.importlib.util.find_spec
     monkeypatch.setattr(serve_cli.importlib.util, "find_spec", lambda n, *a: None if n == "uvicorn" else real(n, *a))
     assert main(["serve", str(run_dir)]) == 2
-    assert capsys.readouterr().err.strip().endswith(
-        "Serving needs the serve extra. Expected uvicorn to be installed. Received: cnnkit without it. "
-        "Run: pip install 'cnnkit[serve]'."
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "Serving needs the serve extra. Expected uvicorn to be installed. Received: cnnkit without it. "
+            "Run: pip install 'cnnkit[serve]'."
+        )
     )

@@ -146,7 +146,7 @@ def create_app(
         summary="Top-k classes of one image (raw body) or of each multipart `file` field",
         openapi_extra={"requestBody": _IMAGE_BODY},
     )
-    async def predict(request: Request, top_k: int = default_top_k) -> dict[str, Any]:
+    async def predict(request: Request, top_k: int = default_top_k) -> JSONResponse:
         if top_k < 1:
             raise ApiError(400, f"top_k must be a positive integer. Expected top_k >= 1. Received: top_k={top_k}.")
         files = await read_images(request, max_body_bytes, read_timeout, max_files)
@@ -154,10 +154,10 @@ def create_app(
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             if "error" in results[0]:
                 raise ApiError(400, results[0]["error"])
-            return {k: v for k, v in results[0].items() if k != "filename"}
+            return JSONResponse({k: v for k, v in results[0].items() if k != "filename"})
         if all("error" in r for r in results):  # nothing usable: a client error, even though each item says why
             raise ApiError(400, "; ".join(f"{r['filename']}: {r['error']}" for r in results))
-        return {"results": results}
+        return JSONResponse({"results": results})
 
     @app.post(
         "/explain",
