@@ -43,7 +43,7 @@ def test_declared_oversized_body_is_refused_before_it_is_sent(live):
     status, body = read_response(s)  # not one byte of the 50 MB body was sent
     s.close()
     assert status == 413 and body["error"] == (
-        "The request body is too large. Expected at most 1000000 bytes (1 MB). Received: Content-Length 52428800. "
+        "The request body is too large. Expected at most 1000000 bytes (0.954 MiB). Received: Content-Length 52428800. "
         "Send a smaller image or start the server with a larger --max-body-mb."
     )
 

@@ -32,7 +32,7 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=None, help="require this key on API routes (default: $CNNKIT_API_KEY)")
     p.add_argument("--no-auth", action="store_true", help="serve a public --host without an API key, on purpose")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN", help="allow browser calls from it")
-    p.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body in MB (default 20)")
+    p.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body in MiB (default 20)")
     p.add_argument("--max-batch", type=int, default=32, help="most images per forward pass (default 32)")
     p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits for company (default 5)")
     p.add_argument("--read-timeout", type=float, default=10.0, help="seconds a stalled upload may pause (default 10)")

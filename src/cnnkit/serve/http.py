@@ -64,7 +64,7 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
 
 def _too_large(limit: int, received: str) -> str:
     return (
-        f"The request body is too large. Expected at most {limit} bytes ({limit / 1e6:g} MB). "
+        f"The request body is too large. Expected at most {limit} bytes ({limit / 2**20:.3g} MiB). "
         f"Received: {received}. Send a smaller image or start the server with a larger --max-body-mb."
     )
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from cnnkit.data.decode import DecodeError, load_array
 from cnnkit.export.onnx import model_input_shape
@@ -157,7 +157,7 @@ class Predictor:
         try:
             base = Image.open(io.BytesIO(data))
             base.draft("RGB", (OVERLAY_MAX_SIDE, OVERLAY_MAX_SIDE))
-            base = base.convert("RGB")
+            base = ImageOps.exif_transpose(base).convert("RGB")  # upright, as decode() saw it
             base.thumbnail((OVERLAY_MAX_SIDE, OVERLAY_MAX_SIDE))
         except Exception:  # decode() accepted it, so this is a mode PIL cannot convert directly: use the model input
             base = Image.fromarray(np.clip(x, 0, 255).astype(np.uint8).squeeze())
