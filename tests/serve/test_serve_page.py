@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from cnnkit.serve import create_app
-from support.serving import Live
+from support.serving import Live, png
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -105,3 +105,29 @@ def test_page_asks_for_the_api_key(browser, run_dir):
         page.close()
     finally:
         live.stop()
+
+
+DROP_AND_PASTE = """async ([kind, bytes]) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], kind + ".png", { type: "image/png" }));
+    if (kind === "dropped") {
+        const drop = document.getElementById("drop");
+        drop.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    } else {
+        document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+    }
+}"""
+
+
+def test_page_takes_dropped_and_pasted_images(browser, live):
+    page = browser.new_page()
+    page.goto(f"{live.url}/")
+    page.evaluate(DROP_AND_PASTE, ["dropped", list(png((20, 200, 30)))])
+    page.evaluate(DROP_AND_PASTE, ["pasted", list(png((200, 20, 30)))])
+    sync_api.expect(page.locator(".result").filter(has_text="dropped.png").locator(".top-class")).to_contain_text(
+        "green ("
+    )
+    sync_api.expect(page.locator(".result").filter(has_text="pasted.png").locator(".top-class")).to_contain_text(
+        "red ("
+    )
+    page.close()

@@ -15,6 +15,7 @@ import pytest
 
 from cnnkit.cli import serve as serve_cli
 from cnnkit.cli.main import main
+from cnnkit.serve import check_exposure
 from support.images import bomb_png
 from support.serving import png
 
@@ -143,6 +144,17 @@ def test_public_host_needs_a_key_or_no_auth(run_dir, capsys):
             "the default --host 127.0.0.1."
         )
     )
+
+
+def test_exposure_rule():
+    check_exposure("127.0.0.1", None, False)
+    check_exposure("::1", None, False)
+    check_exposure("localhost", None, False)
+    check_exposure("0.0.0.0", "key", False)
+    check_exposure("192.168.1.5", None, True)  # --no-auth: on purpose
+    for host in ("0.0.0.0", "::", "10.0.0.7", "example.org"):
+        with pytest.raises(ValueError, match=r"^Listening on a public address needs an API key\."):
+            check_exposure(host, None, False)
 
 
 def test_serve_asks_for_the_extra_by_name(run_dir, capsys, monkeypatch):
