@@ -6,8 +6,9 @@ as its own process on loopback, and sends 1,000 requests from 8 concurrent clien
 latency while another client stalls an upload, and a 50 MB body (413) with the server's RSS before and after.
 
 Run: python bench/serve_load.py [--requests 1000] [--clients 8] [--repeats 3] [--run /tmp/cnnkit-serve-bench]
-The servers take turns (old, new, old, new, ...) so that a busy machine slows both alike; prints the median req/s,
-p50/p99 latency, status counts and peak RSS per server, every run's req/s, and the ratios (new / old).
+The servers take turns (old, new, old, new, ...) so that a busy machine slows both alike. Prints the median req/s,
+p50/p99 latency and server CPU time per request (comparable even on a busy machine), status counts, peak RSS,
+every run's req/s, and the ratios (new / old).
 """
 
 from __future__ import annotations
@@ -133,6 +134,12 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
     return int(re.search(rf"^{field}:\s+(\d+) kB", text, re.M).group(1))
 
 
+def cpu_seconds(pid: int) -> float:
+    # utime + stime of the whole server process (all threads): what a request costs, however busy the machine is.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def workload(n: int, seed: int = 0) -> list[tuple[str, bytes | None]]:
     rng = random.Random(seed)
     goods = []
@@ -237,7 +244,9 @@ def measure(cmd: list[str], jobs: list, clients: int, has_metrics: bool) -> dict
     proc, port = start(cmd)
     try:
         load(port, jobs[:50], clients)  # warm-up: first forward passes, thread pools
+        cpu = cpu_seconds(proc.pid)
         res = load(port, jobs, clients)
+        res["cpu_ms"] = (cpu_seconds(proc.pid) - cpu) * 1000 / len(jobs)
         res["health_ms"] = health_while_stalled(port) * 1000
         res["big_body"] = big_body(port, proc.pid)
         res["peak_rss_mb"] = rss_kb(proc.pid, "VmHWM") / 1024
@@ -256,7 +265,7 @@ def measure(cmd: list[str], jobs: list, clients: int, has_metrics: bool) -> dict
 
 
 def summarize(runs: list[dict]) -> dict:
-    med = {k: statistics.median(r[k] for r in runs) for k in ("req/s", "p50_ms", "p99_ms", "mean_batch")}
+    med = {k: statistics.median(r[k] for r in runs) for k in ("req/s", "p50_ms", "p99_ms", "cpu_ms", "mean_batch")}
     statuses = Counter()
     for r in runs:
         statuses.update(r["statuses"])
@@ -294,18 +303,24 @@ def main() -> None:
     print(
         f"{args.requests} POST /predict from {args.clients} clients, {args.repeats} runs per server (medians); ({run})"
     )
-    print(f"{'':16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MB':>13}{'/health ms*':>13}  50 MB body -> RSS +MB")
+    print(
+        f"{'':16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'peak RSS MB':>13}{'/health ms*':>13}"
+        "  50 MB body -> RSS +MB"
+    )
     for name, r in results.items():
         status, grew = r["big_body"]
         print(
-            f"{name:16}{r['req/s']:9.1f}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}{r['peak_rss_mb']:13.0f}"
+            f"{name:16}{r['req/s']:9.1f}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}{r['cpu_ms']:12.1f}{r['peak_rss_mb']:13.0f}"
             f"{r['health_ms']:13.1f}  {status} -> {grew:+.1f}"
         )
         print(
             f"{'':16}statuses, all runs: {dict(sorted(r['statuses'].items(), key=str))}; req/s by run {r['all_req/s']}"
         )
     old, new = results["wsgiref (old)"], results["uvicorn (new)"]
-    print(f"ratio new/old: req/s {new['req/s'] / old['req/s']:.2f}x, p99 {new['p99_ms'] / old['p99_ms']:.2f}x")
+    print(
+        f"ratio new/old: req/s {new['req/s'] / old['req/s']:.2f}x, p99 {new['p99_ms'] / old['p99_ms']:.2f}x, "
+        f"server CPU per request {new['cpu_ms'] / old['cpu_ms']:.2f}x"
+    )
     print(f"new server: {new['mean_batch']:.2f} images per forward pass on average (micro-batching)")
     print("* worst /health latency while another client stalls an upload (inf: no answer within 5 s)")
 

@@ -99,6 +99,7 @@ def create_app(
     batcher = MicroBatcher(predictor.predict_batch, max_batch_size, max_wait_ms, on_batch=metrics.observe_batch)
     decoders = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="cnnkit-decode")
     default_top_k = top_k
+    html = resources.files("cnnkit.serve").joinpath("page.html").read_text(encoding="utf-8")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202 - FastAPI's lifespan protocol
@@ -126,7 +127,6 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
-        html = resources.files("cnnkit.serve").joinpath("page.html").read_text(encoding="utf-8")
         return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff"})
 
     @app.get("/health", summary="Liveness: 200 while the server runs")
@@ -206,7 +206,11 @@ def create_app(
         return error_response(500, f"Internal error ({type(exc).__name__}). The server's log has the details.")
 
     app.add_middleware(
-        MetricsAndAuth, metrics=metrics, routes=API_ROUTES | {"/", "/health"}, protected=API_ROUTES, api_key=api_key
+        MetricsAndAuth,
+        metrics=metrics,
+        routes=API_ROUTES | {"/", "/health", "/docs", "/openapi.json"},
+        protected=API_ROUTES,
+        api_key=api_key,
     )
     if cors_origins:
         app.add_middleware(
