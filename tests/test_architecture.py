@@ -106,7 +106,7 @@ PUBLIC_NAMES = {
         collect_predictions confusion_matrix default_cam_layer feature_maps filters grad_cam Hook hook_output
         hook_outputs Hooks per_class_metrics Predictions top_losses TopLosses
     """,
-    "cnnkit.serve": "create_app make_app_server Predictor",
+    "cnnkit.serve": "check_exposure create_app make_server MicroBatcher Predictor ServerMetrics",
 }
 
 # Added by the restructuring: Keras' saving module.
