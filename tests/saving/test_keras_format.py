@@ -256,3 +256,23 @@ def test_deeply_nested_json_is_refused(good_keras, tmp_path):
     _write(tmp_path / "deep.keras", {**_members(good_keras), "config.json": "[" * 100_000 + "]" * 100_000})
     with pytest.raises(ValueError, match=r"config.json is nested too deeply \(at most 100 levels\)"):
         cnnkit.models.load_model(tmp_path / "deep.keras")
+
+
+def lambda_model(k):
+    """A functional model with a Python lambda in it: the case Keras' safe_mode exists for."""
+    inputs = k.Input((6,))
+    outputs = k.layers.Lambda(lambda t: t * 2.0 + 1.0, name="double_plus_one")(k.layers.Dense(3)(inputs))
+    return k.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("writer", ["cnnkit", "keras"])
+def test_lambda_models_load_both_ways_only_with_safe_mode_off(writer, tmp_path):
+    x = _x((6,))
+    model = lambda_model(cnnkit if writer == "cnnkit" else keras)
+    model.save(tmp_path / "lambda.keras")
+    expected = np.asarray(model.predict(x, verbose=0))
+    for load in (cnnkit.models.load_model, keras.models.load_model):
+        with pytest.raises(ValueError, match="safe_mode=False"):
+            load(tmp_path / "lambda.keras")
+        loaded = load(tmp_path / "lambda.keras", safe_mode=False)
+        np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)), expected, atol=ATOL, rtol=0)

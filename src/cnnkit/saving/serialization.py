@@ -12,10 +12,8 @@ unless ``safe_mode=False``, as in Keras.
 
 from __future__ import annotations
 
-import base64
 import inspect
 import json
-import marshal
 import types
 from typing import Any
 
@@ -24,6 +22,7 @@ import torch
 
 from cnnkit import activations, initializers, regularizers
 from cnnkit.layers.base import Layer
+from cnnkit.layers.lambda_layer import deserialize_function
 from cnnkit.layers.registry import _LAYER_CLASSES, get_layer_class
 from cnnkit.saving import object_registration as reg
 
@@ -254,7 +253,7 @@ def _special(class_name: str, inner: Any, safe_mode: bool, where: str) -> Any:
     if class_name == "__lambda__":
         if safe_mode:
             raise ValueError(_LAMBDA_REFUSED.format(where=where))
-        return load_lambda(inner)
+        return deserialize_function({"class_name": "__lambda__", "config": inner}, None, safe_mode=False)
     if class_name == "__tuple__":
         return tuple(inner["value"])
     if class_name in ("__numpy__", "__tensor__"):
@@ -269,15 +268,6 @@ def _special(class_name: str, inner: Any, safe_mode: bool, where: str) -> Any:
         f"Unsupported object {class_name!r} in the file ({where}). Expected layers, losses, metrics, optimizers, "
         f"initializers, regularizers or activations. Received: class_name={class_name!r}."
     )
-
-
-def load_lambda(inner: dict[str, Any]) -> types.FunctionType:
-    """A Keras ``__lambda__`` function, only ever called with ``safe_mode=False`` (the caller trusts the file)."""
-    code = marshal.loads(base64.b64decode(inner["code"] if "code" in inner else inner["value"][0]))
-    closure = inner.get("closure")
-    cells = tuple(types.CellType(c) for c in closure) if closure else None
-    defaults = tuple(inner["defaults"]) if inner.get("defaults") else None
-    return types.FunctionType(code, {"__builtins__": __builtins__}, code.co_name, defaults, cells)
 
 
 def _unknown(class_name: str, registered: Any, where: str) -> ValueError:
