@@ -16,6 +16,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from cnnkit import (  # noqa: E402
     activations,
     applications,
+    backend,
     callbacks,
     datasets,
     initializers,
@@ -25,6 +26,7 @@ from cnnkit import (  # noqa: E402
     mixed_precision,
     models,
     optimizers,
+    preprocessing,
     regularizers,
     utils,
 )
@@ -40,6 +42,7 @@ __all__ = [
     "__version__",
     "activations",
     "applications",
+    "backend",
     "callbacks",
     "clear_session",
     "datasets",
@@ -50,6 +53,7 @@ __all__ = [
     "mixed_precision",
     "models",
     "optimizers",
+    "preprocessing",
     "regularizers",
     "utils",
 ]

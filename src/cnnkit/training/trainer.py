@@ -258,7 +258,7 @@ class Trainer(TrainerState):
             raise ValueError(
                 f"Invalid shuffle. Expected True, False or 'batch'. Received: shuffle={shuffle!r}. Pass shuffle=True."
             )
-        if shuffle and da.is_array_like(x):
+        if shuffle and (da.is_array_like(x) or isinstance(x, da.PyDataset)):
             self.shuffle_seed = int(torch.randint(0, 2**62, (1,)).item())
         val = None
         if validation_split and validation_data is None:
