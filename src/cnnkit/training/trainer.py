@@ -333,9 +333,10 @@ class Trainer(TrainerState):
                 bx = self._to_device((bx,))[0]
                 if chunk is None:
                     chunk = cpu_chunk_size(self.model, bx) if device.type == "cpu" else 0
-                for part in split_rows(bx, chunk):
-                    outputs.append(self.model(part, training=False))
-                cbs.on_predict_batch_end(step)
+                parts = [self.model(part, training=False) for part in split_rows(bx, chunk)]
+                outputs.extend(parts)
+                # Keras' logs: {"outputs": this batch's predictions as NumPy}; converted only if a callback reads them.
+                cbs.on_predict_batch_end(step, LazyLogs(lambda parts=parts: {"outputs": concat_to_numpy(parts)}))
         cbs.on_predict_end()
         self.model.train(was_training)
         return concat_to_numpy(outputs)

@@ -108,7 +108,9 @@ def _split_sizes(left: Any, right: Any, total: int) -> tuple[int, int]:
                 f"`[0, 1]`. Received: {name}={size}"
             )
     if type(left) is float and type(right) is float and left + right > 1:
-        raise ValueError("The sum of `left_size` and `right_size` is greater than 1. It must be less than or equal to 1.")
+        raise ValueError(
+            "The sum of `left_size` and `right_size` is greater than 1. It must be less than or equal to 1."
+        )
     left = round(left * total) if type(left) is float else left
     right = round(right * total) if type(right) is float else right
     left = total - right if left is None else left
