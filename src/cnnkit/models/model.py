@@ -99,6 +99,15 @@ class Model(Layer):
         """The output shape(s), batch axis ``None``: one tuple, or a list for several outputs (as Keras)."""
         return self._io_shape("outputs", "output")
 
+    @property
+    def output_names(self) -> list[str]:
+        """The names of the layers that produce the outputs (Keras' keys for per-output losses and metrics)."""
+        try:
+            tensors = self.outputs
+        except (AttributeError, ValueError):
+            return []
+        return [t.node.layer.name if t.node is not None else t.name for t in tensors]
+
     def _io_shape(self, attr: str, what: str) -> Any:
         try:
             tensors = getattr(self, attr)

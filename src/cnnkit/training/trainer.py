@@ -78,7 +78,9 @@ class Trainer(TrainerState):
         }
         self.optimizer = optimizers.get(optimizer)
         self._optimizer_params = None
-        self.losses = CompiledLossAndMetrics(loss, loss_weights, metrics, weighted_metrics)
+        self.losses = CompiledLossAndMetrics(
+            loss, loss_weights, metrics, weighted_metrics, output_names=getattr(self.model, "output_names", None)
+        )
         self.device = resolve_device(device)
         self.policy = Policy(dtype_policy) if dtype_policy is not None else global_policy()
         if self.policy.autocast_dtype is torch.float16 and self.device.type != "cuda":
