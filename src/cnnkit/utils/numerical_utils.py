@@ -87,4 +87,5 @@ def normalize(x: Any, axis: int = -1, order: int = 2) -> np.ndarray | torch.Tens
     x = np.asarray(x)
     norm = np.atleast_1d(np.linalg.norm(x, order, axis))
     norm[norm == 0] = 1
-    return x / np.expand_dims(norm, axis or -1)
+    # Keras writes `axis or -1` here, which breaks axis=0 (a broadcasting error); the norm goes back where it was taken.
+    return x / np.expand_dims(norm, axis) if x.ndim > 1 else x / norm
