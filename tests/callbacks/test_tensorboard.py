@@ -31,16 +31,28 @@ def _read(path):
 def test_epoch_and_batch_scalars_and_histograms(tmp_path):
     model = _model()
     history = model.fit(
-        X, Y, epochs=2, batch_size=5, validation_split=0.25, verbose=0,
+        X,
+        Y,
+        epochs=2,
+        batch_size=5,
+        validation_split=0.25,
+        verbose=0,
         callbacks=[TensorBoard(tmp_path, histogram_freq=1, update_freq=2)],
-    )  # fmt: skip
+    )
     train, val = _read(tmp_path / "train"), _read(tmp_path / "validation")
     assert set(train.Tags()["scalars"]) == {
-        "epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss", "batch_accuracy",
-    }  # fmt: skip
+        "epoch_loss",
+        "epoch_accuracy",
+        "epoch_learning_rate",
+        "batch_loss",
+        "batch_accuracy",
+    }
     assert set(val.Tags()["scalars"]) == {
-        "epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations", "evaluation_accuracy_vs_iterations",
-    }  # fmt: skip
+        "epoch_loss",
+        "epoch_accuracy",
+        "evaluation_loss_vs_iterations",
+        "evaluation_accuracy_vs_iterations",
+    }
     assert set(train.Tags()["histograms"]) == {"dense/kernel/histogram", "dense/bias/histogram"}
     loss = train.Scalars("epoch_loss")
     assert [e.step for e in loss] == [0, 1]

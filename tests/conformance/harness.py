@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-
 # Whole-model files: each library's own format for now. cnnkit reads and writes `.keras` once the keras-format branch
 # lands; then both sides use "model.keras" and the round trip crosses libraries.
 KERAS_MODEL_FILE, CNNKIT_MODEL_FILE = "model.keras", "model.cnnkit"
@@ -96,8 +95,9 @@ def _close(got: Any, want: Any, tol: float, key: str) -> None:
     elif isinstance(want, np.ndarray) or (
         isinstance(want, (list, tuple)) and want and all(_is_number(v) for v in want)
     ):
-        np.testing.assert_allclose(np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64), rtol=tol,
-                                   atol=tol, err_msg=key)  # fmt: skip
+        np.testing.assert_allclose(
+            np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64), rtol=tol, atol=tol, err_msg=key
+        )
     elif isinstance(want, (list, tuple)):
         assert len(got) == len(want), f"{key}: {got!r} != Keras {want!r}"
         for i, (g, w) in enumerate(zip(got, want)):

@@ -12,7 +12,7 @@ def _data(n, features, classes, seed):
 
 
 def writing_callbacks(keras, ctx):
-    """"Writing your own callbacks": every hook with its logs' keys, params, model access and early stop by flag."""
+    """ "Writing your own callbacks": every hook with its logs' keys, params, model access and early stop by flag."""
 
     class Recorder(keras.callbacks.Callback):
         def __init__(self):
@@ -52,27 +52,45 @@ def writing_callbacks(keras, ctx):
 
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
     ctx.sync(model)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mean_squared_error",
-                  metrics=["mean_absolute_error"])  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mean_squared_error", metrics=["mean_absolute_error"]
+    )
     x, _ = _data(32, 5, 2, seed=2)
     y = x.sum(axis=1, keepdims=True)
     recorder = Recorder()
-    history = model.fit(x, y, batch_size=8, epochs=5, validation_split=0.25, shuffle=False, verbose=0,
-                        callbacks=[recorder, StopAtLoss()])  # fmt: skip
+    history = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=5,
+        validation_split=0.25,
+        shuffle=False,
+        verbose=0,
+        callbacks=[recorder, StopAtLoss()],
+    )
     model.evaluate(x, y, batch_size=16, verbose=0, callbacks=[recorder])
     model.predict(x, batch_size=16, verbose=0, callbacks=[recorder])
     ctx.record("hooks", recorder.seen)
     ctx.record("epochs_run", len(history.history["loss"]))
     ctx.record("history", history)
     lambdas = []
-    model.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda epoch, logs: lambdas.append(("begin", epoch)),
-        on_epoch_end=lambda epoch, logs: lambdas.append(("end", epoch, sorted(logs))))])  # fmt: skip
+    model.fit(
+        x,
+        y,
+        epochs=1,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.LambdaCallback(
+                on_epoch_begin=lambda epoch, logs: lambdas.append(("begin", epoch)),
+                on_epoch_end=lambda epoch, logs: lambdas.append(("end", epoch, sorted(logs))),
+            )
+        ],
+    )
     ctx.record("lambda", lambdas)
 
 
 def transfer_learning(keras, ctx):
-    """"Transfer learning & fine-tuning": a frozen functional base, a new head, then unfreeze and fine-tune.
+    """ "Transfer learning & fine-tuning": a frozen functional base, a new head, then unfreeze and fine-tune.
 
     No BatchNormalization in the base: Keras 3.15 (torch backend) updates a nested BN's moving statistics during
     fine-tuning despite ``base_model(inputs, training=False)``, which its own guide says keeps BN in inference mode;
@@ -91,22 +109,28 @@ def transfer_learning(keras, ctx):
     ctx.sync(model)
     ctx.record("frozen", [len(model.trainable_weights), len(model.non_trainable_weights), model.count_params()])
     ctx.record("trainable_flags", [layer.trainable for layer in model.layers])
-    model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.BinaryCrossentropy(),
-                  metrics=[keras.metrics.BinaryAccuracy()])  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.BinaryAccuracy()],
+    )
     rng = np.random.default_rng(5)
     images = rng.random((24, 10, 10, 3)).astype("float32")
     labels = (images.mean(axis=(1, 2, 3)) > 0.5).astype("float32")
     ctx.record("head_only", model.fit(images, labels, epochs=1, batch_size=8, shuffle=False, verbose=0), tol=1e-4)
     base_model.trainable = True
     ctx.record("unfrozen", [len(model.trainable_weights), len(model.non_trainable_weights)])
-    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss=keras.losses.BinaryCrossentropy(),
-                  metrics=[keras.metrics.BinaryAccuracy()])  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-5),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.BinaryAccuracy()],
+    )
     ctx.record("fine_tune", model.fit(images, labels, epochs=1, batch_size=8, shuffle=False, verbose=0), tol=1e-4)
     ctx.record("predict", model.predict(images[:4], verbose=0), tol=1e-4)
 
 
 def custom_layers_and_models(keras, ctx):
-    """"Making new layers and models via subclassing": build() with add_weight, nested layers, a Model subclass."""
+    """ "Making new layers and models via subclassing": build() with add_weight, nested layers, a Model subclass."""
 
     class Linear(keras.layers.Layer):
         def __init__(self, units=32, **kwargs):
@@ -115,8 +139,9 @@ def custom_layers_and_models(keras, ctx):
 
         def build(self, input_shape):
             # `name=` is optional in Keras; cnnkit's add_weight needs it until the layers branch lands.
-            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal",
-                                     trainable=True, name="w")  # fmt: skip
+            self.w = self.add_weight(
+                shape=(input_shape[-1], self.units), initializer="random_normal", trainable=True, name="w"
+            )
             self.b = self.add_weight(shape=(self.units,), initializer="zeros", trainable=True, name="b")
 
         def call(self, inputs):
@@ -158,7 +183,7 @@ def custom_layers_and_models(keras, ctx):
 
 
 def custom_metric(keras, ctx):
-    """"Training & evaluation": a stateful metric written with add_variable, used in compile and in History."""
+    """ "Training & evaluation": a stateful metric written with add_variable, used in compile and in History."""
 
     class CategoricalTruePositives(keras.metrics.Metric):
         def __init__(self, name="categorical_true_positives", **kwargs):
@@ -182,8 +207,11 @@ def custom_metric(keras, ctx):
     outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.Dense(8, activation="relu")(inputs))
     model = keras.Model(inputs, outputs)
     ctx.sync(model)
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=[CategoricalTruePositives()])  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=[CategoricalTruePositives()],
+    )
     x, y = _data(24, 6, 3, seed=3)
     ctx.record("history", model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0))
     ctx.record("evaluate", model.evaluate(x, y, verbose=0, return_dict=True))

@@ -8,7 +8,7 @@ import numpy as np
 
 
 def sequence_loader(keras, ctx):
-    """A ``PyDataset`` (ex-``Sequence``) loader as in the U-Net / OCR examples: batches by index, shuffled each epoch."""
+    """A ``PyDataset`` (ex-``Sequence``) loader as in the U-Net example: batches by index, shuffled each epoch."""
 
     class PairedBatches(keras.utils.PyDataset):
         def __init__(self, x, y, batch_size, shuffle_each_epoch=False, **kwargs):
@@ -35,8 +35,14 @@ def sequence_loader(keras, ctx):
     y = (x.mean(axis=(1, 2, 3)) > 0.5).astype("float32").reshape(-1, 1)
     train = PairedBatches(x[:16], y[:16], batch_size=4, workers=1, use_multiprocessing=False, max_queue_size=4)
     val = PairedBatches(x[16:], y[16:], batch_size=4)
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
-                              keras.layers.GlobalMaxPooling2D(), keras.layers.Dense(1, activation="sigmoid")])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalMaxPooling2D(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     ctx.sync(model)
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     history = model.fit(train, validation_data=val, epochs=2, shuffle=False, verbose=0)
@@ -73,7 +79,7 @@ def conv_autoencoder(keras, ctx):
 
 
 def save_and_load(keras, ctx):
-    """"Save, serialize, and export models": whole model, config/JSON, weights; Keras' weights file read by both."""
+    """ "Save, serialize, and export models": whole model, config/JSON, weights; Keras' weights file read by both."""
     inputs = keras.Input(shape=(6, 6, 2), name="image")
     x = keras.layers.Conv2D(3, 3, activation="relu", name="conv")(inputs)
     x = keras.layers.Flatten(name="flatten")(x)

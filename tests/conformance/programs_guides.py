@@ -46,7 +46,9 @@ def mnist_convnet(keras, ctx):
     ctx.record("evaluate", score, exact=False)
     model.save(ctx.path(ctx.model_file))
     restored = keras.models.load_model(ctx.path(ctx.model_file))
-    ctx.record("round_trip", float(np.abs(restored.predict(x_test, verbose=0) - model.predict(x_test, verbose=0)).max()) < 1e-6)
+    ctx.record(
+        "round_trip", float(np.abs(restored.predict(x_test, verbose=0) - model.predict(x_test, verbose=0)).max()) < 1e-6
+    )
 
 
 def sequential_guide(keras, ctx):
@@ -102,7 +104,7 @@ def functional_guide(keras, ctx):
 
 
 def training_builtin(keras, ctx):
-    """"Training & evaluation with the built-in methods": validation data, class weights, sample weights,
+    """ "Training & evaluation with the built-in methods": validation data, class weights, sample weights,
     EarlyStopping/ModelCheckpoint, evaluate(return_dict=True)."""
     inputs = keras.Input(shape=(6,), name="digits")
     x = keras.layers.Dense(16, activation="relu", name="dense_1")(inputs)
@@ -119,11 +121,21 @@ def training_builtin(keras, ctx):
     x_val, y_val = rng.normal(size=(12, 6)).astype("float32"), rng.integers(0, 3, size=(12,))
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=1e-2, patience=1, verbose=0),
-        keras.callbacks.ModelCheckpoint(ctx.path("best.weights.h5"), save_best_only=True,
-                                        save_weights_only=True, monitor="val_loss"),  # fmt: skip
+        keras.callbacks.ModelCheckpoint(
+            ctx.path("best.weights.h5"), save_best_only=True, save_weights_only=True, monitor="val_loss"
+        ),
     ]
-    history = model.fit(x_train, y_train, batch_size=8, epochs=3, validation_data=(x_val, y_val), shuffle=False,
-                        class_weight={0: 1.0, 1: 2.0, 2: 0.5}, callbacks=callbacks, verbose=0)  # fmt: skip
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=8,
+        epochs=3,
+        validation_data=(x_val, y_val),
+        shuffle=False,
+        class_weight={0: 1.0, 1: 2.0, 2: 0.5},
+        callbacks=callbacks,
+        verbose=0,
+    )
     ctx.record("history", history)
     ctx.record("evaluate", model.evaluate(x_val, y_val, batch_size=4, verbose=0, return_dict=True))
     weights = rng.uniform(0.5, 2.0, size=(40,)).astype("float32")

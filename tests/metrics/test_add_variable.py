@@ -20,7 +20,9 @@ def _true_positives(lib):
             y_pred = keras.ops.reshape(keras.ops.argmax(y_pred, axis=1), (-1, 1))
             values = keras.ops.cast(keras.ops.cast(y_true, "int32") == keras.ops.cast(y_pred, "int32"), "float32")
             if sample_weight is not None:
-                values = keras.ops.multiply(values, keras.ops.reshape(keras.ops.cast(sample_weight, "float32"), (-1, 1)))
+                values = keras.ops.multiply(
+                    values, keras.ops.reshape(keras.ops.cast(sample_weight, "float32"), (-1, 1))
+                )
             self.true_positives.assign_add(keras.ops.sum(values))
             self.seen.assign_add(keras.ops.ones((2,)))
 

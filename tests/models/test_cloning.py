@@ -52,7 +52,7 @@ def test_clone_function_sees_every_layer_and_can_share():
         return layer if layer.name == "shared" else type(layer).from_config(layer.get_config())
 
     clone = cnnkit.models.clone_model(model, clone_function=keep_shared)
-    assert sorted(seen) == sorted(layer.name for layer in model.layers if not layer.name in ("a", "b"))
+    assert sorted(seen) == sorted(layer.name for layer in model.layers if layer.name not in ("a", "b"))
     assert clone.get_layer("shared") is model.get_layer("shared")
     assert clone.get_layer("out1") is not model.get_layer("out1")
     x = [np.ones((2, 5), "float32"), np.ones((2, 3), "float32")]

@@ -196,6 +196,8 @@ def test_preprocessing_image_path(tmp_path):
 
     Image.fromarray(np.full((5, 4, 3), 200, dtype=np.uint8)).save(tmp_path / "a.png")
     got = image.img_to_array(image.load_img(tmp_path / "a.png", target_size=(3, 2)))
-    want = keras.preprocessing.image.img_to_array(keras.preprocessing.image.load_img(tmp_path / "a.png", target_size=(3, 2)))
+    want = keras.preprocessing.image.img_to_array(
+        keras.preprocessing.image.load_img(tmp_path / "a.png", target_size=(3, 2))
+    )
     np.testing.assert_array_equal(got, want)
     assert image.array_to_img(got).size == keras.preprocessing.image.array_to_img(want).size

@@ -143,8 +143,9 @@ class Metric:
         self._variables.append(variable)
         return variable
 
-    def add_weight(self, shape: tuple[int, ...] = (), initializer: Any = None, dtype: Any = None,
-                   name: str | None = None) -> MetricVariable:  # fmt: skip
+    def add_weight(
+        self, shape: tuple[int, ...] = (), initializer: Any = None, dtype: Any = None, name: str | None = None
+    ) -> MetricVariable:
         """Keras' backwards-compatible alias of :meth:`add_variable`."""
         return self.add_variable(shape=shape, initializer=initializer or "zeros", dtype=dtype, name=name)
 

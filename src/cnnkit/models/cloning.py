@@ -88,8 +88,9 @@ def _wrap(clone_function: Any, call_function: Any, recursive: bool) -> Callable[
     def wrapped(layer: Layer) -> Layer:
         if id(layer) not in cache:
             if recursive and isinstance(layer, (Sequential, Functional)):
-                cache[id(layer)] = clone_model(layer, clone_function=clone_function, call_function=call_function,
-                                               recursive=True)  # fmt: skip
+                cache[id(layer)] = clone_model(
+                    layer, clone_function=clone_function, call_function=call_function, recursive=True
+                )
             else:
                 cache[id(layer)] = base(layer)
         return cache[id(layer)]
@@ -134,5 +135,9 @@ def _clone_functional(model: Functional, clone_function: Callable, call_function
             values[id(t)] = v
     inputs = new_inputs if model._inputs_structure == "list" else new_inputs[0]
     outputs = [values[id(t)] for t in model.outputs]
-    return Functional(inputs, outputs if model._outputs_structure == "list" else outputs[0], name=model.name,
-                      trainable=model.trainable)  # fmt: skip
+    return Functional(
+        inputs,
+        outputs if model._outputs_structure == "list" else outputs[0],
+        name=model.name,
+        trainable=model.trainable,
+    )

@@ -258,8 +258,10 @@ class CompiledLossAndMetrics:
             else:
                 metrics.append(None)
         loss = None if self._loss_sum is None else [self._loss_sum.clone(), self._loss_count.clone()]
-        outputs = [None if o.tracker is None or o.tracker[0] is None else [t.clone() for t in o.tracker]
-                   for o in self._outputs or []]  # fmt: skip
+        outputs = [
+            None if o.tracker is None or o.tracker[0] is None else [t.clone() for t in o.tracker]
+            for o in self._outputs or []
+        ]
         return {"loss": loss, "metrics": metrics, "output_losses": outputs}
 
     def load_state(self, state: dict) -> None:

@@ -123,7 +123,7 @@ Sequence = PyDataset
 
 
 def iterate_batches(dataset: PyDataset, indices: list[int]) -> Iterator[Any]:
-    """``dataset[i]`` for each index in order, loaded by ``dataset.workers`` threads at most ``max_queue_size`` ahead."""
+    """``dataset[i]`` for each index, in order, loaded by ``dataset.workers`` threads up to ``max_queue_size`` ahead."""
     workers = max(int(dataset.workers or 1), 1)
     if workers == 1:
         for i in indices:
