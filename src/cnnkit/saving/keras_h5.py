@@ -42,13 +42,56 @@ def keras3_paths(model: Layer, prefix: str = "") -> dict[str, Layer]:
     return paths
 
 
-def read_keras3(model: Layer, path: str, skip_mismatch: bool = False) -> None:
+_MAX_DATASET_BYTES = 1 << 34  # 16 GiB: more than any model cnnkit can hold; bounds a compressed "bomb"
+
+
+def check_safe(f: h5py.File, source: str) -> None:
+    """Refuse an HDF5 file that reaches outside itself or holds anything but numeric arrays, before any data is read.
+
+    An external link or external storage would read another file of this machine; a virtual dataset maps other
+    files; object, string or opaque data is not a weight.
+
+    Raises:
+        ValueError: naming the first such object.
+    """
+
+    def problem(name: str, link: Any) -> str | None:
+        if isinstance(link, h5py.ExternalLink):
+            return f"{name!r} is an external link to {link.filename!r}"
+        if isinstance(link, h5py.SoftLink):
+            return f"{name!r} is a soft link to {link.path!r}"
+        obj = f.get(name)
+        if isinstance(obj, h5py.Dataset):
+            if obj.is_virtual:
+                return f"{name!r} is a virtual dataset (mapped from other files)"
+            if obj.external:
+                return f"{name!r} is a dataset with external storage"
+            if obj.dtype.kind not in "biuf":
+                return f"{name!r} is a dataset of dtype {obj.dtype}"
+            if obj.size * obj.dtype.itemsize > _MAX_DATASET_BYTES:
+                return f"{name!r} is a dataset of {obj.size * obj.dtype.itemsize} bytes"
+        return None
+
+    # The first problem stops the walk (a non-None return); raising inside h5py's callback would be garbled.
+    found = f.visititems_links(problem)
+    if found is not None:
+        raise ValueError(
+            f"Refused the HDF5 weights in {source}: {found}. Expected groups and numeric datasets only, as Keras "
+            f"writes them. Save the weights again with Keras or cnnkit."
+        )
+
+
+def read_keras3(model: Layer, path: Any, skip_mismatch: bool = False, source: str | None = None) -> None:
+    """Read a Keras 3 weights layout (``path``: a file name or a binary file object) into ``model``."""
     ours = keras3_paths(model)
+    source = source or repr(os.fspath(path))
     with h5py.File(path, "r") as f:
+        check_safe(f, source)
         found: dict[str, list[np.ndarray]] = {}
 
         def visit(name: str, obj: Any) -> None:
-            if isinstance(obj, h5py.Group) and name.endswith("/vars") and len(obj):
+            # Only the layers' variables: Keras also keeps its optimizer's (and metrics') under other groups.
+            if isinstance(obj, h5py.Group) and name.startswith("layers/") and name.endswith("/vars") and len(obj):
                 found[name[: -len("/vars")]] = [np.asarray(obj[str(i)]) for i in range(len(obj))]
 
         f.visititems(visit)
@@ -74,13 +117,13 @@ def read_keras3(model: Layer, path: str, skip_mismatch: bool = False) -> None:
             continue
         assignments.append((layer, arrays))
     problems += [f"the file has weights at '{key}' that no layer of the model takes" for key in found]
-    _finish(path, problems, assignments, skip_mismatch)
+    _finish(source, problems, assignments, skip_mismatch)
 
 
-def _finish(path: str, problems: list[str], assignments: list, skip_mismatch: bool) -> None:
+def _finish(source: str, problems: list[str], assignments: list, skip_mismatch: bool) -> None:
     if problems and not skip_mismatch:
         raise ValueError(
-            f"The weights in {os.fspath(path)!r} do not match the model:\n  - "
+            f"The weights in {source} do not match the model:\n  - "
             + "\n  - ".join(problems)
             + "\nCheck that the file was saved from the same architecture, or pass skip_mismatch=True to load the "
             "layers that match."
@@ -89,8 +132,9 @@ def _finish(path: str, problems: list[str], assignments: list, skip_mismatch: bo
         layer.set_weights(arrays)
 
 
-def write_keras3(model: Layer, path: str) -> None:
-    """Write ``model``'s weights as a Keras 3 ``.weights.h5`` file (``keras_model.load_weights`` reads it)."""
+def write_keras3(model: Layer, path: Any) -> None:
+    """Write ``model``'s weights as a Keras 3 ``.weights.h5`` file (``keras_model.load_weights`` reads it); ``path``
+    is a file name or a binary file object."""
     with h5py.File(path, "w") as f:
         f.create_group("vars").attrs["name"] = model.name
         for key, layer in keras3_paths(model).items():
@@ -107,6 +151,7 @@ def _decode(values: Any) -> list[str]:
 def legacy_layers(path: str) -> list[tuple[str, list[np.ndarray]]]:
     """(layer name, arrays) of every layer with weights in a legacy Keras ``.h5`` file, in model order."""
     with h5py.File(path, "r") as f:
+        check_safe(f, repr(os.fspath(path)))
         root = f["model_weights"] if "model_weights" in f else f
         if "layer_names" not in root.attrs:
             raise ValueError(
@@ -142,7 +187,7 @@ def read_legacy(model: Layer, path: str, skip_mismatch: bool = False) -> None:
             )
         else:
             assignments.append((layer, arrays))
-    _finish(path, problems, assignments, skip_mismatch)
+    _finish(repr(os.fspath(path)), problems, assignments, skip_mismatch)
 
 
 def is_keras3_file(path: str) -> bool:
