@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-# Whole-model files: each library's own format for now. cnnkit reads and writes `.keras` once the keras-format branch
-# lands; then both sides use "model.keras" and the round trip crosses libraries.
-KERAS_MODEL_FILE, CNNKIT_MODEL_FILE = "model.keras", "model.cnnkit"
+# Whole-model files: both libraries write Keras' `.keras` archive; the suite opens each side's files with the other.
+KERAS_MODEL_FILE = CNNKIT_MODEL_FILE = "model.keras"
 
 
 class Ctx:
@@ -40,6 +39,10 @@ class Ctx:
 
     def record(self, key: str, value: Any, exact: bool = True, tol: float = 1e-5) -> None:
         self.report[key] = (_plain(value), exact, tol)
+
+    def reference_path(self, name: str) -> str:
+        """A file the Keras run wrote (the cnnkit run reads it: files cross from Keras to cnnkit)."""
+        return str(self.tmp / "keras" / name)
 
     def path(self, name: str) -> str:
         folder = self.tmp / ("keras" if self.is_reference else "cnnkit")
@@ -114,3 +117,13 @@ def run_both(program: Any, keras_module: Any, cnnkit_module: Any, tmp: Path) -> 
     mine = Ctx(cnnkit_module, tmp, weights=reference.weights_out)
     program(cnnkit_module, mine)
     compare(reference.report, mine.report)
+    # Every .keras file cnnkit wrote opens in Keras with the same weights, and the reverse.
+    for mine_file in sorted((tmp / "cnnkit").glob("*.keras")):
+        theirs_file = tmp / "keras" / mine_file.name
+        for path, reader in ((mine_file, keras_module), (theirs_file, cnnkit_module)):
+            writer = cnnkit_module if path == mine_file else keras_module
+            model = reader.models.load_model(str(path))
+            original = writer.models.load_model(str(path))
+            assert model.count_params() == original.count_params(), path
+            for got, want in zip(model.get_weights(), original.get_weights(), strict=True):
+                np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=str(path))

@@ -2,7 +2,6 @@
 saving and loading (whole model, config/JSON, weights files exchanged with Keras)."""
 
 import math
-import os
 
 import numpy as np
 
@@ -101,7 +100,9 @@ def save_and_load(keras, ctx):
     from_json = keras.models.model_from_json(model.to_json())
     ctx.record("rebuilt", [from_config.count_params(), from_json.count_params(), from_json.output_shape])
     model.save_weights(ctx.path("saver.weights.h5"))
-    # The weights file Keras wrote, loaded into this library's fresh copy of the architecture.
-    keras_file = os.path.join(os.path.dirname(os.path.dirname(ctx.path("x"))), "keras", "saver.weights.h5")
-    from_config.load_weights(keras_file)
+    # The files Keras wrote, opened by this library: the weights file into a fresh copy, the whole model as it is.
+    from_config.load_weights(ctx.reference_path("saver.weights.h5"))
     ctx.record("keras_weights_file", from_config.predict(x_data, verbose=0), tol=1e-4)
+    keras_model = keras.models.load_model(ctx.reference_path(ctx.model_file))
+    ctx.record("keras_model_file", keras_model.predict(x_data, verbose=0), tol=1e-4)
+    ctx.record("keras_model_file_evaluate", keras_model.evaluate(x_data, y_data, verbose=0, return_dict=True), tol=1e-4)
