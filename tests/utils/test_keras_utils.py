@@ -201,3 +201,12 @@ def test_preprocessing_image_path(tmp_path):
     )
     np.testing.assert_array_equal(got, want)
     assert image.array_to_img(got).size == keras.preprocessing.image.array_to_img(want).size
+
+
+@pytest.mark.parametrize("args", [(1,), ((1, 2),), (1, 2), (1, 2, 3), (1, None, 3)])
+def test_pack_and_unpack_match_keras(args):
+    assert cnnkit.utils.pack_x_y_sample_weight(*args) == keras.utils.pack_x_y_sample_weight(*args)
+    packed = keras.utils.pack_x_y_sample_weight(*args)
+    assert cnnkit.utils.unpack_x_y_sample_weight(packed) == keras.utils.unpack_x_y_sample_weight(packed)
+    with pytest.raises(ValueError, match="Data is expected to be in format"):
+        cnnkit.utils.unpack_x_y_sample_weight((1, 2, 3, 4))

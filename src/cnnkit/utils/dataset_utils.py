@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-__all__ = ["split_dataset"]
+__all__ = ["pack_x_y_sample_weight", "split_dataset", "unpack_x_y_sample_weight"]
 
 
 def split_dataset(
@@ -127,3 +127,41 @@ def _split_sizes(left: Any, right: Any, total: int) -> tuple[int, int]:
                 "dataset split will be empty. Adjust any of the aforementioned parameters"
             )
     return int(left), int(right)
+
+
+def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> tuple:
+    """Packs user data into the tuple ``fit`` expects, as Keras: ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``.
+
+    A lone ``x`` that is itself a tuple or list (several inputs) is wrapped once more, so it is not read as ``(x, y)``.
+
+    Example:
+        >>> pack_x_y_sample_weight(1, 2)
+        (1, 2)
+    """
+    if y is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+
+
+def unpack_x_y_sample_weight(data: Any) -> tuple:
+    """Unpacks a batch into ``(x, y, sample_weight)``, with None for the missing parts, as Keras.
+
+    Example:
+        >>> unpack_x_y_sample_weight((1, 2))
+        (1, 2, None)
+    """
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return (data, None, None)
+    if len(data) == 1:
+        return (data[0], None, None)
+    if len(data) == 2:
+        return (data[0], data[1], None)
+    if len(data) == 3:
+        return (data[0], data[1], data[2])
+    raise ValueError(
+        "Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, found: " + str(data)
+    )
