@@ -11,6 +11,7 @@ from cnnkit.callbacks.learning_rate_scheduler import LearningRateScheduler
 from cnnkit.callbacks.model_checkpoint import ModelCheckpoint
 from cnnkit.callbacks.progbar_logger import ProgbarLogger
 from cnnkit.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from cnnkit.callbacks.tensorboard import TensorBoard
 from cnnkit.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]

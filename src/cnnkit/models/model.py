@@ -89,6 +89,35 @@ class Model(Layer):
                 f"model on a batch of data first."
             )
 
+    @property
+    def input_shape(self) -> Any:
+        """The input shape(s), batch axis ``None``: one tuple, or a list for several inputs (as Keras)."""
+        return self._io_shape("inputs", "input")
+
+    @property
+    def output_shape(self) -> Any:
+        """The output shape(s), batch axis ``None``: one tuple, or a list for several outputs (as Keras)."""
+        return self._io_shape("outputs", "output")
+
+    @property
+    def output_names(self) -> list[str]:
+        """The names of the layers that produce the outputs (Keras' keys for per-output losses and metrics)."""
+        try:
+            tensors = self.outputs
+        except (AttributeError, ValueError):
+            return []
+        return [t.node.layer.name if t.node is not None else t.name for t in tensors]
+
+    def _io_shape(self, attr: str, what: str) -> Any:
+        try:
+            tensors = getattr(self, attr)
+        except (AttributeError, ValueError):
+            tensors = None
+        if not tensors:  # Keras raises AttributeError, so hasattr(model, "input_shape") is False until it is known
+            raise AttributeError(f"Model '{self.name}' has no defined {what} shape yet.")
+        shapes = [tuple(t.shape) for t in tensors]
+        return shapes[0] if len(shapes) == 1 else shapes
+
     def count_params(self) -> int:
         self._require_built("its number of parameters")
         return super().count_params()

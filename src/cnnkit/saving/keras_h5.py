@@ -95,6 +95,8 @@ def read_keras3(model: Layer, path: Any, skip_mismatch: bool = False, source: st
                 found[name[: -len("/vars")]] = [np.asarray(obj[str(i)]) for i in range(len(obj))]
 
         f.visititems(visit)
+    # A compiled Keras model's file also holds its optimizer's slots; weights loading ignores them, as Keras does.
+    found = {k: v for k, v in found.items() if k != "optimizer" and not k.startswith("optimizer/")}
     problems = []
     assignments = []
     for key, layer in ours.items():

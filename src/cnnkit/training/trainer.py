@@ -78,7 +78,9 @@ class Trainer(TrainerState):
         }
         self.optimizer = optimizers.get(optimizer)
         self._optimizer_params = None
-        self.losses = CompiledLossAndMetrics(loss, loss_weights, metrics, weighted_metrics)
+        self.losses = CompiledLossAndMetrics(
+            loss, loss_weights, metrics, weighted_metrics, output_names=getattr(self.model, "output_names", None)
+        )
         self.device = resolve_device(device)
         self.policy = Policy(dtype_policy) if dtype_policy is not None else global_policy()
         if self.policy.autocast_dtype is torch.float16 and self.device.type != "cuda":
@@ -258,7 +260,7 @@ class Trainer(TrainerState):
             raise ValueError(
                 f"Invalid shuffle. Expected True, False or 'batch'. Received: shuffle={shuffle!r}. Pass shuffle=True."
             )
-        if shuffle and da.is_array_like(x):
+        if shuffle and (da.is_array_like(x) or isinstance(x, da.PyDataset)):
             self.shuffle_seed = int(torch.randint(0, 2**62, (1,)).item())
         val = None
         if validation_split and validation_data is None:
@@ -333,9 +335,10 @@ class Trainer(TrainerState):
                 bx = self._to_device((bx,))[0]
                 if chunk is None:
                     chunk = cpu_chunk_size(self.model, bx) if device.type == "cpu" else 0
-                for part in split_rows(bx, chunk):
-                    outputs.append(self.model(part, training=False))
-                cbs.on_predict_batch_end(step)
+                parts = [self.model(part, training=False) for part in split_rows(bx, chunk)]
+                outputs.extend(parts)
+                # Keras' logs: {"outputs": this batch's predictions as NumPy}; converted only if a callback reads them.
+                cbs.on_predict_batch_end(step, LazyLogs(lambda parts=parts: {"outputs": concat_to_numpy(parts)}))
         cbs.on_predict_end()
         self.model.train(was_training)
         return concat_to_numpy(outputs)
