@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from cnnkit import saving
+from cnnkit.distribution import is_chief
 from cnnkit.layers.base import Layer
 from cnnkit.layers.registry import register_layer
 from cnnkit.models.summary import print_summary
@@ -109,8 +110,11 @@ class Model(Layer):
 
     # ---------------------------------------------------------------------------------------------- saving
     def save(self, filepath: str, overwrite: bool = True) -> None:
-        """Write the whole model (architecture, weights, optimizer state) to one ``.cnnkit`` file, atomically."""
-        saving.save_model(self, filepath, overwrite=overwrite)
+        """Write the whole model (architecture, weights, optimizer state) to one ``.cnnkit`` file, atomically.
+
+        Under DDP only rank 0 writes (every replica holds the same weights); the other ranks return at once."""
+        if is_chief():
+            saving.save_model(self, filepath, overwrite=overwrite)
 
     def export(self, filepath: str, format: str = "onnx", verbose: bool = True, **kwargs: Any) -> Any:  # noqa: A002
         """Export for inference, as Keras' ``model.export``; ``format='onnx'`` (checked with onnxruntime)."""
@@ -122,8 +126,9 @@ class Model(Layer):
         return info
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Write the weights alone (safetensors) to ``filepath``, atomically."""
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        """Write the weights alone (safetensors) to ``filepath``, atomically; under DDP on rank 0 only."""
+        if is_chief():
+            saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
         """Load weights from a cnnkit/safetensors file, or a Keras ``.weights.h5`` / legacy ``.h5`` file."""
