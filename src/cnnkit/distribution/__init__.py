@@ -7,6 +7,7 @@ from cnnkit.distribution.data_parallel import (
     list_devices,
     set_distribution,
 )
+from cnnkit.distribution.launch import launch_local
 from cnnkit.distribution.process import barrier, get_rank, get_world_size, initialize, is_chief, launched
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "get_world_size",
     "initialize",
     "is_chief",
+    "launch_local",
     "launched",
     "list_devices",
     "set_distribution",
