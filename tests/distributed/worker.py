@@ -23,6 +23,22 @@ out = Path(sys.argv[1])
 kill_rank = int(sys.argv[sys.argv.index("--kill-rank") + 1]) if "--kill-rank" in sys.argv else -1
 kill_step = int(sys.argv[sys.argv.index("--kill-step") + 1]) if "--kill-step" in sys.argv else -1
 restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+writes: list[str] = []  # every file this process opens for writing under OUT (an audit hook sees every open)
+
+
+def audit(event, args):
+    if (
+        event == "open"
+        and isinstance(args[0], str)
+        and args[0].startswith(str(out))
+        and args[1] not in (None, "r", "rb")
+    ):
+        writes.append(os.path.relpath(args[0], out))
+    elif event == "os.rename" and str(args[1]).startswith(str(out)):
+        writes.append(os.path.relpath(str(args[1]), out))
+
+
+sys.addaudithook(audit)
 torch.set_num_threads(1)
 utils.set_random_seed(7)
 rng = np.random.default_rng(0)
@@ -67,4 +83,5 @@ evaluation = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
 rank = get_rank()
 save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(out / f"rank{rank}.safetensors"))
 np.save(out / f"rank{rank}.predict.npy", predictions)
-(out / f"rank{rank}.json").write_text(json.dumps({"history": history.history, "evaluate": evaluation}))
+result = {"history": history.history, "evaluate": evaluation, "writes": sorted(set(writes)), "restarted": restarted}
+(out / f"rank{rank}.json").write_text(json.dumps(result))

@@ -109,8 +109,24 @@ def initialize(
     if device.type == "cuda":
         torch.cuda.set_device(device)  # NCCL binds each process to its own GPU
     # A generous timeout: the chief may spend minutes decoding an image cache while the others wait at a barrier.
-    dist.init_process_group(backend_for(device), timeout=timedelta(minutes=30))
+    timeout = timedelta(minutes=30)
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    dist.init_process_group(backend_for(device), store=_store(rank, world, timeout), rank=rank, world_size=world)
     return dist.get_world_size() > 1
+
+
+def _store(rank: int, world: int, timeout: timedelta) -> dist.Store:
+    """The rendezvous store of this attempt: torchrun's (or rank 0's), under a prefix naming the restart.
+
+    After a restart (``torchrun --max-restarts``) the agent's store still holds the failed attempt's keys, and gloo
+    could read a dead process's address from them and wait forever to connect; a fresh prefix per attempt avoids it.
+    """
+    host, port = os.environ["MASTER_ADDR"], int(os.environ.get("MASTER_PORT", "29500"))
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":  # torchrun's agent hosts the store
+        store = dist.TCPStore(host, port, world, is_master=False, timeout=timeout)
+    else:
+        store = dist.TCPStore(host, port, world, is_master=rank == 0, timeout=timeout, multi_tenant=True)
+    return dist.PrefixStore(f"cnnkit/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 
 def process_device(device: torch.device) -> torch.device:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnkit import callbacks, distribution, layers, optimizers, utils
+from cnnkit.common.download import cache_dir
 from cnnkit.interpret import collect_predictions
 from cnnkit.pipeline.evaluate import evaluation_of
 from cnnkit.pipeline.inspect import DataSummary, inspect_directory
@@ -112,7 +113,7 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     metrics and the report both come from those predictions.
 
     Under torchrun (``cnnkit train --nproc N``) every process trains its share of each batch (DDP); rank 0 decodes
-    the image cache first (the others then reuse it), writes the run folder and the report; the others stop after
+    the image cache first (``$CNNKIT_HOME/images``; the others then map the same file), writes the run folder and the report; the others stop after
     training.
 
     Example:
@@ -121,6 +122,9 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     """
     distribution.initialize()  # joins torchrun's process group when launched by it; nothing in one process
     chief = distribution.is_chief()
+    if distribution.get_world_size() > 1 and cfg.cache is True:
+        # One decode for all ranks: a memory-mapped disk cache that rank 0 writes and the others map.
+        cfg = dataclasses.replace(cfg, cache=str(cache_dir("images")))
     if not chief:
         cfg, progress = dataclasses.replace(cfg, verbose=0), None
     say = progress or (lambda msg: None)
