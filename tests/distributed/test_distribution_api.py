@@ -91,7 +91,7 @@ def test_synchronized_is_keras_config_and_plain_batch_norm_in_one_process():
 def _group_worker(rank: int, port: int, out: str) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     torch.manual_seed(0)
-    x = torch.randn(10, 5, 5, 3)
+    x, weights = torch.randn(10, 5, 5, 3), torch.randn(10, 5, 5, 3)
     share = slice(0, 6) if rank == 0 else slice(6, 10)  # unequal shares: 6 and 4 rows
     bn = layers.BatchNormalization(synchronized=True, momentum=0.9)
     xs = x[share].clone().requires_grad_(True)
@@ -100,7 +100,7 @@ def _group_worker(rank: int, port: int, out: str) -> None:
         bn.gamma.copy_(torch.tensor([0.5, 1.5, 2.0]))
         bn.beta.copy_(torch.tensor([0.1, -0.2, 0.3]))
     out_share = bn(xs, training=True)
-    (out_share * torch.arange(1.0, 4.0)).sum().backward()  # a loss that weights channels differently
+    (out_share * weights[share]).sum().backward()  # a loss that weights every output differently
     grads = torch.stack([bn.gamma.grad, bn.beta.grad])
     dist.all_reduce(grads)  # what DDP would average (here summed: the loss is a sum over rows)
     replicas = _replicas(rank, 2)
@@ -119,23 +119,25 @@ def _group_worker(rank: int, port: int, out: str) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow  # spawning 2 processes that import cnnkit: ~10 s idle, more on the shared machine
 def test_synchronized_batch_norm_on_two_processes_equals_one_process_on_the_whole_batch(tmp_path):
     mp.spawn(_group_worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (np.load(tmp_path / f"rank{r}.npz") for r in range(2))
     torch.manual_seed(0)
-    x = torch.randn(10, 5, 5, 3).requires_grad_(True)
+    x, weights = torch.randn(10, 5, 5, 3), torch.randn(10, 5, 5, 3)
+    x.requires_grad_(True)
     bn = layers.BatchNormalization(momentum=0.9)
     bn(x[:1], training=False)
     with torch.no_grad():
         bn.gamma.copy_(torch.tensor([0.5, 1.5, 2.0]))
         bn.beta.copy_(torch.tensor([0.1, -0.2, 0.3]))
     expected = bn(x, training=True)
-    (expected * torch.arange(1.0, 4.0)).sum().backward()
+    (expected * weights).sum().backward()
     # float32 moments summed in another order: a few ulps.
     np.testing.assert_allclose(r0["out"], expected.detach().numpy(), atol=2e-6)  # gathered in order on every rank
     np.testing.assert_array_equal(r0["out"], r1["out"])
-    np.testing.assert_allclose(np.concatenate([r0["dx"], r1["dx"]]), x.grad.numpy(), atol=2e-6)
-    np.testing.assert_allclose(r0["grads"], torch.stack([bn.gamma.grad, bn.beta.grad]).numpy(), atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([r0["dx"], r1["dx"]]), x.grad.numpy(), atol=1e-5)
+    np.testing.assert_allclose(r0["grads"], torch.stack([bn.gamma.grad, bn.beta.grad]).numpy(), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(r1["mean"], bn.moving_mean.detach().numpy(), atol=1e-6)
     np.testing.assert_allclose(r1["var"], bn.moving_variance.detach().numpy(), atol=1e-6)
     np.testing.assert_array_equal(r0["tiny"], [[0.0, 0.0]])  # the borrowed row of rank 1 is dropped
