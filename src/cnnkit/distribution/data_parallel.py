@@ -87,7 +87,7 @@ def set_distribution(value: DataParallel | None) -> None:
     """Sets the distribution used by ``fit``/``evaluate``/``predict`` (Keras' ``set_distribution``); None unsets it.
 
     Example:
-        >>> set_distribution(DataParallel())
+        >>> set_distribution(DataParallel(devices=["cpu:0"]))
         >>> distribution()
         DataParallel(devices=['cpu:0'], auto_shard_dataset=True)
         >>> set_distribution(None)

@@ -113,12 +113,8 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     metrics and the report both come from those predictions.
 
     Under torchrun (``cnnkit train --nproc N``) every process trains its share of each batch (DDP); rank 0 decodes
-    the image cache first (``$CNNKIT_HOME/images``; the others then map the same file), writes the run folder and the report; the others stop after
-    training.
-
-    Example:
-        >>> result = train_from_directory(TrainConfig("data/flowers", "runs/flowers", epochs=5))  # doctest: +SKIP
-        >>> result.metrics["val_accuracy"]  # doctest: +SKIP
+    the image cache first (``$CNNKIT_HOME/images``; the others then map the same file), writes the run folder and
+    the report; the others stop after training.
     """
     distribution.initialize()  # joins torchrun's process group when launched by it; nothing in one process
     chief = distribution.is_chief()
