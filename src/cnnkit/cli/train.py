@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from cnnkit.cli._format import command_parser, table
+from cnnkit.distribution import is_chief, launch_local, launched
 from cnnkit.pipeline import TrainConfig, train_from_directory
 
 EXAMPLES = """\
@@ -14,6 +15,7 @@ EXAMPLES = """\
   cnnkit train data/flowers --out runs/flowers --epochs 20 --model ResNet20
   cnnkit train data/parts --model tutorial --image-size 64 --no-augment --lr 3e-4
   cnnkit train data/flowers --out runs/flowers      run again after a crash: it resumes from the last epoch
+  cnnkit train data/flowers --nproc 2               data-parallel on 2 local processes (DDP; see docs/distributed.md)
 
 DATA_DIR holds one sub-folder of images per class (DATA_DIR/cat/*.jpg, DATA_DIR/dog/*.jpg, ...).
 The run folder gets model.cnnkit, history.csv, metrics.json, class_names.json and report.html.
@@ -25,6 +27,7 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
     add_train_options(p)
     p.add_argument("data_dir", metavar="DATA_DIR", help="folder with one sub-folder of images per class")
     p.add_argument("--out", default=None, help="run folder (default: runs/<name of DATA_DIR>)")
+    p.add_argument("--nproc", type=int, default=1, help="train data-parallel on N local processes (default 1)")
     return p
 
 
@@ -94,8 +97,24 @@ def print_result(result: Any) -> None:
         print(f"\nOpen the report: {result.report_path}")
 
 
+def _rank_argv(args: argparse.Namespace, out: str) -> list[str]:
+    """The `cnnkit train` command line each launched process runs (the same options, without --nproc)."""
+    argv = ["train", args.data_dir, "--out", out, "--epochs", str(args.epochs), "--batch-size", str(args.batch_size)]
+    argv += ["--validation-split", str(args.validation_split), "--lr", repr(args.lr), "--seed", str(args.seed)]
+    argv += ["--patience", str(args.patience), "--augment" if args.augment else "--no-augment"]
+    argv += ["--model", args.model] if args.model else []
+    argv += ["--image-size", str(args.image_size)] if args.image_size else []
+    return argv + (["--pretrained"] if args.pretrained else [])
+
+
 def run(args: argparse.Namespace) -> int:
     out = args.out or os.path.join("runs", os.path.basename(os.path.normpath(args.data_dir)) or "run")
-    result = train_from_directory(config_from_args(args, args.data_dir, out))
-    print_result(result)
+    config = config_from_args(args, args.data_dir, out)
+    if args.nproc < 1:
+        raise ValueError(f"--nproc is out of range. Received: --nproc {args.nproc}. See `cnnkit train --help`.")
+    if args.nproc > 1 and not launched():
+        return launch_local(args.nproc, "cnnkit", _rank_argv(args, out))
+    result = train_from_directory(config)
+    if is_chief():
+        print_result(result)
     return 0

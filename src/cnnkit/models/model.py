@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from cnnkit import saving
+from cnnkit.distribution import is_chief
 from cnnkit.layers.base import Layer
 from cnnkit.layers.registry import register_layer
 from cnnkit.models.summary import print_summary
@@ -139,8 +140,11 @@ class Model(Layer):
     # ---------------------------------------------------------------------------------------------- saving
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Write the whole model to one file, atomically: a Keras 3 archive for a ``.keras`` name, else cnnkit's
-        ``.cnnkit`` archive (with the optimizer state, so training resumes); ``.h5`` is refused."""
-        saving.save_model(self, filepath, overwrite=overwrite)
+        ``.cnnkit`` archive (with the optimizer state, so training resumes); ``.h5`` is refused.
+
+        Under DDP only rank 0 writes (every replica holds the same weights); the other ranks return at once."""
+        if is_chief():
+            saving.save_model(self, filepath, overwrite=overwrite)
 
     def export(self, filepath: str, format: str = "onnx", verbose: bool = True, **kwargs: Any) -> Any:  # noqa: A002
         """Export for inference, as Keras' ``model.export``; ``format='onnx'`` (checked with onnxruntime)."""
@@ -152,8 +156,9 @@ class Model(Layer):
         return info
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Write the weights alone (safetensors) to ``filepath``, atomically."""
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        """Write the weights alone (safetensors) to ``filepath``, atomically; under DDP on rank 0 only."""
+        if is_chief():
+            saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
         """Load weights from a cnnkit/safetensors file, or a Keras ``.weights.h5`` / legacy ``.h5`` file."""

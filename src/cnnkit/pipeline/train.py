@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -10,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnkit import callbacks, layers, optimizers, utils
+from cnnkit import callbacks, distribution, layers, optimizers, utils
+from cnnkit.common.download import cache_dir
 from cnnkit.interpret import collect_predictions
 from cnnkit.pipeline.evaluate import evaluation_of
 from cnnkit.pipeline.inspect import DataSummary, inspect_directory
@@ -110,10 +112,17 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     after an interruption continues where it stopped. The validation set is predicted once, after training; the
     metrics and the report both come from those predictions.
 
-    Example:
-        >>> result = train_from_directory(TrainConfig("data/flowers", "runs/flowers", epochs=5))  # doctest: +SKIP
-        >>> result.metrics["val_accuracy"]  # doctest: +SKIP
+    Under torchrun (``cnnkit train --nproc N``) every process trains its share of each batch (DDP); rank 0 decodes
+    the image cache first (``$CNNKIT_HOME/images``; the others then map the same file), writes the run folder and
+    the report; the others stop after training.
     """
+    distribution.initialize()  # joins torchrun's process group when launched by it; nothing in one process
+    chief = distribution.is_chief()
+    if distribution.get_world_size() > 1 and cfg.cache is True:
+        # One decode for all ranks: a memory-mapped disk cache that rank 0 writes and the others map.
+        cfg = dataclasses.replace(cfg, cache=str(cache_dir("images")))
+    if not chief:
+        cfg, progress = dataclasses.replace(cfg, verbose=0), None
     say = progress or (lambda msg: None)
     summary = inspect_directory(cfg.data_dir)
     name, size = choose_defaults(summary, cfg.model, cfg.image_size)
@@ -122,7 +131,7 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     run = RunFolder(Path(cfg.out))
     resuming = (run.path / BACKUP_DIR).is_dir() and any((run.path / BACKUP_DIR).iterdir())
     run.path.mkdir(parents=True, exist_ok=True)
-    if not resuming:
+    if not resuming and chief:
         for stale in (HISTORY_FILE, BEST_CHECKPOINT):
             (run.path / stale).unlink(missing_ok=True)
     say(
@@ -135,7 +144,11 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
         say(f"Resuming the interrupted run in {run.path} from its last backup.")
 
     utils.set_random_seed(cfg.seed)
+    if not chief:
+        distribution.barrier()  # rank 0 decodes the image cache; the others then reuse its files
     train, val = _datasets(cfg, summary, size, color_mode)
+    if chief:
+        distribution.barrier()
     run.class_names = list(train.class_names)
     model = build_classifier(name, (size, size, channels), len(run.class_names), cfg.pretrained, cfg.augment)
     model.compile(
@@ -153,6 +166,9 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     best = run.path / BEST_CHECKPOINT
     if best.is_file():  # the epoch with the best validation loss, whether or not early stopping fired
         model.load_weights(str(best))
+    distribution.barrier()  # every rank has read the best checkpoint before rank 0 goes on (and deletes it)
+    if not chief:
+        return TrainResult(run.path, run.path / MODEL_FILE, None, {}, run.class_names, resumed=resuming)
     model.save(str(run.path / MODEL_FILE))
     write_json(run.path / CLASS_NAMES_FILE, run.class_names)
 
