@@ -44,10 +44,16 @@ class BackupAndRestore(Callback):
         self.restored_from: tuple[int, int] | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        state = self.manager.load_latest()
+        # A backup that passes its hash but does not fit the model (forged, or another architecture's) falls back to
+        # the previous one, like a damaged file does.
+        state = self.manager.load_latest(apply=self._restore)
         if state is not None:
-            self.model.trainer.restore_checkpoint_state(state)
             self.restored_from = tuple(state["position"])
+
+    def _restore(self, state: dict) -> None:
+        position = tuple(int(p) for p in state["position"])
+        self.model.trainer.restore_checkpoint_state(state)
+        self.restored_from = position
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.save_freq != "epoch" and self.model.trainer.global_step % self.save_freq == 0:

@@ -29,7 +29,20 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    server = make_app_server(Predictor.from_path(args.model), args.host, args.port)
+    if not 0 <= args.port <= 65535:
+        raise ValueError(
+            f"--port is out of range. Expected 0 to 65535 (0 picks a free port). Received: --port {args.port}. "
+            "Pass e.g. --port 8000."
+        )
+    predictor = Predictor.from_path(args.model)
+    try:
+        server = make_app_server(predictor, args.host, args.port)
+    except OSError as e:
+        raise ValueError(
+            f"Cannot listen on {args.host}:{args.port} ({e.strerror or e}). Expected a free port on an address of "
+            f"this machine. Received: --host {args.host} --port {args.port}. Stop the program using it or choose "
+            "another --port (0 picks a free one)."
+        ) from None
     host, port = server.server_address[:2]
     # Requests are served in a thread; the main thread only waits for Ctrl-C or SIGTERM (`kill`, `docker stop`),
     # so that a signal never lands in the middle of a request, and then shuts the server down cleanly.

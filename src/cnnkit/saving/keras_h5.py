@@ -16,9 +16,11 @@ from typing import Any
 
 import h5py
 import numpy as np
+import torch
 
 from cnnkit.common.naming import to_snake_case
 from cnnkit.layers.base import Layer
+from cnnkit.saving.guards import UnsafeFileError, check_finite, check_hdf5, check_regular, read_dataset
 
 
 def _is_container(layer: Layer) -> bool:
@@ -42,40 +44,75 @@ def keras3_paths(model: Layer, prefix: str = "") -> dict[str, Layer]:
     return paths
 
 
+def _open(path: str) -> h5py.File:
+    """The file opened read-only after :func:`check_hdf5` refused external storage, links and virtual datasets."""
+    check_regular(path, "weights")
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as e:
+        raise UnsafeFileError(
+            f"{path!r} is not a readable HDF5 file ({e}). Expected a Keras .weights.h5 or .h5 file. Received: "
+            f"path={path!r}. Save the weights again."
+        ) from None
+    try:
+        check_hdf5(f, path)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _malformed(path: str, error: Exception) -> UnsafeFileError:
+    return UnsafeFileError(
+        f"The HDF5 file {path!r} is malformed ({type(error).__name__}: {error}). Expected the layout Keras writes "
+        f"(layers/<name>/vars/<i> or layer_names/weight_names). Received: path={path!r}. Save the weights again "
+        "with Keras' or cnnkit's save_weights()."
+    )
+
+
 def read_keras3(model: Layer, path: str, skip_mismatch: bool = False) -> None:
     ours = keras3_paths(model)
-    with h5py.File(path, "r") as f:
-        found: dict[str, list[np.ndarray]] = {}
-
-        def visit(name: str, obj: Any) -> None:
-            if isinstance(obj, h5py.Group) and name.endswith("/vars") and len(obj):
-                found[name[: -len("/vars")]] = [np.asarray(obj[str(i)]) for i in range(len(obj))]
-
-        f.visititems(visit)
     problems = []
     assignments = []
-    for key, layer in ours.items():
-        expected = layer.get_weights()
-        if not expected:
-            continue
-        arrays = found.pop(key, None)
-        if arrays is None:
-            problems.append(f"layer {layer.name!r} ({type(layer).__name__}): no weights at '{key}' in the file")
-            continue
-        shapes_file = [a.shape for a in arrays]
-        shapes_model = [a.shape for a in expected]
-        if shapes_file != shapes_model:
-            problems.append(
-                f"layer {layer.name!r} ({type(layer).__name__}) at '{key}': the file has shapes {shapes_file}, "
-                f"the model expects {shapes_model}"
-            )
-            continue
-        assignments.append((layer, arrays))
+    with _open(path) as f:
+        try:
+            found: dict[str, list[Any]] = {}
+
+            def visit(name: str, obj: Any) -> None:
+                if isinstance(obj, h5py.Group) and name.endswith("/vars") and len(obj):
+                    found[name[: -len("/vars")]] = [obj[str(i)] for i in range(len(obj))]
+
+            f.visititems(visit)
+            for key, layer in ours.items():
+                expected = layer.get_weights()
+                if not expected:
+                    continue
+                datasets = found.pop(key, None)
+                if datasets is None:
+                    problems.append(f"layer {layer.name!r} ({type(layer).__name__}): no weights at '{key}' in the file")
+                    continue
+                # Shapes come from the headers: nothing is read unless every array has the model's shape.
+                shapes_file = [tuple(getattr(d, "shape", ())) for d in datasets]
+                shapes_model = [a.shape for a in expected]
+                if shapes_file != shapes_model or not all(isinstance(d, h5py.Dataset) for d in datasets):
+                    problems.append(
+                        f"layer {layer.name!r} ({type(layer).__name__}) at '{key}': the file has shapes "
+                        f"{shapes_file}, the model expects {shapes_model}"
+                    )
+                    continue
+                arrays = [
+                    read_dataset(d, s, f"{key}/vars/{i}", path) for i, (d, s) in enumerate(zip(datasets, shapes_model))
+                ]
+                assignments.append((layer, arrays))
+        except (KeyError, TypeError, AttributeError, OSError) as e:
+            raise _malformed(path, e) from None
     problems += [f"the file has weights at '{key}' that no layer of the model takes" for key in found]
     _finish(path, problems, assignments, skip_mismatch)
 
 
 def _finish(path: str, problems: list[str], assignments: list, skip_mismatch: bool) -> None:
+    for layer, arrays in assignments:
+        check_finite({f"{layer.name}/{i}": torch.from_numpy(np.asarray(a)) for i, a in enumerate(arrays)}, repr(path))
     if problems and not skip_mismatch:
         raise ValueError(
             f"The weights in {os.fspath(path)!r} do not match the model:\n  - "
@@ -102,28 +139,49 @@ def _decode(values: Any) -> list[str]:
     return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
 
 
-def legacy_layers(path: str) -> list[tuple[str, list[np.ndarray]]]:
-    """(layer name, arrays) of every layer with weights in a legacy Keras ``.h5`` file, in model order."""
-    with h5py.File(path, "r") as f:
-        root = f["model_weights"] if "model_weights" in f else f
-        if "layer_names" not in root.attrs:
-            raise ValueError(
-                "The .h5 file is not a Keras weights file. Expected a 'layer_names' attribute or a 'layers' group. "
-                f"Received: weights={str(path)!r} with top-level keys {list(f.keys())[:5]}. Save the model with "
-                "Keras' save_weights()."
-            )
-        out = []
-        for name in _decode(root.attrs["layer_names"]):
-            group = root[name]
-            names = _decode(group.attrs.get("weight_names", []))
-            if names:
-                out.append((name, [np.asarray(group[w]) for w in names]))
+def legacy_layers(path: str, expected: list[list[tuple[int, ...]]] | None = None) -> list[tuple[str, list[np.ndarray]]]:
+    """(layer name, arrays) of every layer with weights in a legacy Keras ``.h5`` file, in model order.
+
+    With ``expected`` (the model's shapes, layer by layer), a layer whose shapes differ in the headers comes back
+    with its arrays empty instead of read, so a header declaring a huge dataset costs nothing.
+    """
+    with _open(path) as f:
+        try:
+            root = f["model_weights"] if "model_weights" in f else f
+            if "layer_names" not in root.attrs:
+                raise ValueError(
+                    "The .h5 file is not a Keras weights file. Expected a 'layer_names' attribute or a 'layers' group. "
+                    f"Received: weights={str(path)!r} with top-level keys {list(f.keys())[:5]}. Save the model with "
+                    "Keras' save_weights()."
+                )
+            out = []
+            for name in _decode(root.attrs["layer_names"]):
+                group = root[name]
+                names = _decode(group.attrs.get("weight_names", []))
+                if not names:
+                    continue
+                datasets = [group[w] for w in names]
+                shapes = [tuple(getattr(d, "shape", ())) for d in datasets]
+                want = expected[len(out)] if expected is not None and len(out) < len(expected) else None
+                if want is not None and [tuple(s) for s in want] != shapes:
+                    out.append((name, [_Shape(s) for s in shapes]))
+                    continue
+                out.append((name, [read_dataset(d, None, f"{name}/{w}", path) for d, w in zip(datasets, names)]))
+        except (KeyError, TypeError, AttributeError, OSError) as e:
+            raise _malformed(path, e) from None
     return out
 
 
+class _Shape:
+    """Stands for an array left unread because its header's shape is not the model's: only ``shape`` is known."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+
 def read_legacy(model: Layer, path: str, skip_mismatch: bool = False) -> None:
-    file_layers = legacy_layers(path)
     model_layers = [layer for layer in model.layers if layer.get_weights()]
+    file_layers = legacy_layers(path, [[a.shape for a in layer.get_weights()] for layer in model_layers])
     problems, assignments = [], []
     if len(file_layers) != len(model_layers):
         problems.append(
@@ -144,5 +202,6 @@ def read_legacy(model: Layer, path: str, skip_mismatch: bool = False) -> None:
 
 
 def is_keras3_file(path: str) -> bool:
+    # Names and attributes only: no link is followed and no dataset read (the readers run check_hdf5).
     with h5py.File(path, "r") as f:
         return "layer_names" not in f.attrs and "model_weights" not in f and "layers" in f
