@@ -83,8 +83,9 @@ def check_layer_config(config: Any, path: str, depth: int = 0) -> None:
         inner = config["config"].get("layers")
         if inner is not None and not isinstance(inner, list):
             problem = f"the 'layers' of {config['class_name']!r} is a {type(inner).__name__}, not a list"
-        for entry in inner or []:
-            check_layer_config(entry, path, depth + 1)
+        else:
+            for entry in inner or []:
+                check_layer_config(entry, path, depth + 1)
     if problem:
         raise _not_a_model(path, f"its config.json is malformed: {problem}", "Save the model again with model.save().")
 
