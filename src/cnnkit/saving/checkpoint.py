@@ -195,6 +195,6 @@ class CheckpointManager:
 
 
 def _fallback_message(path: Path, error: Exception) -> str:
-    if isinstance(error, ValueError) and str(error).startswith("Checkpoint"):
+    if isinstance(error, (ValueError, OSError)):  # unreadable, damaged, or not a regular file: says so itself
         return f"{error} Falling back to the previous checkpoint."
     return f"Checkpoint {path} does not fit ({type(error).__name__}: {error}). Falling back to the previous checkpoint."
