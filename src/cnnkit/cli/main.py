@@ -38,8 +38,8 @@ Run `cnnkit COMMAND --help` for the options and examples of each command.
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
-# OS errors a user fixes: no space, quota, read-only filesystem, permission, address in use.
-USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EADDRINUSE, errno.ENOTDIR}
+# OS errors a user fixes: no space (or a file-size limit), quota, read-only filesystem, permission, address in use.
+USER_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EADDRINUSE, errno.ENOTDIR}
 
 
 class CliError(Exception):
@@ -72,8 +72,9 @@ def _setup_logging() -> None:
 
 
 def _one_line(e: BaseException) -> str:
-    msg = str(e).strip() or type(e).__name__
-    if isinstance(e, (FileNotFoundError, PermissionError)) and e.filename and str(e.filename) not in msg:
+    # An OSError's str() starts with "[Errno N]"; its strerror is the message (cnnkit's writer puts the path in it).
+    msg = (e.strerror if isinstance(e, OSError) and e.strerror else str(e)).strip() or type(e).__name__
+    if isinstance(e, OSError) and e.filename and str(e.filename) not in msg:
         msg = f"{msg}: {e.filename}"
     return " ".join(msg.split())
 
