@@ -39,7 +39,16 @@ USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsA
 
 
 # OS errors a user fixes: no space (or a file-size limit), quota, read-only filesystem, permission, address in use.
-USER_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EADDRINUSE, errno.ENOTDIR}
+USER_ERRNOS = {
+    errno.ENOSPC,
+    errno.EFBIG,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EADDRINUSE,
+    errno.ENOTDIR,
+}
 
 
 class CliError(Exception):

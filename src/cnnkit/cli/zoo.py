@@ -42,5 +42,10 @@ def run(args: argparse.Namespace) -> int:
             ],
         )
     )
+    print(
+        "\nparameters: the published count (torchvision's, trainable weights only). model.count_params() counts as "
+        "Keras does,\nBatchNorm's moving mean and variance included, so it is larger for models with BatchNorm "
+        "(ResNet20: 269,722 here, 271,098)."
+    )
     print(f"\n{len(rows)} models. Train one: cnnkit train DATA_DIR --model NAME [--pretrained]")
     return 0
