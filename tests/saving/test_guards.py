@@ -50,7 +50,7 @@ def test_hdf5_external_raw_storage_is_refused_in_both_layouts(tmp_path, secret):
     keras3 = tmp_path / "ext.weights.h5"
     _keras3_file(keras3, lambda f, v: v.create_dataset("0", (8, 4), "f4", external=[(str(secret), 0, 128)]))
     model = _dense()
-    with pytest.raises(ValueError, match=r"is refused: dataset '/layers/dense/vars/0' stores its bytes in external"):
+    with pytest.raises(ValueError, match=r"is refused: dataset 'layers/dense/vars/0' stores its bytes in external"):
         model.load_weights(keras3)
     _assert_secret_not_loaded(model)
 
@@ -74,7 +74,7 @@ def test_hdf5_external_links_dangling_soft_links_and_virtual_datasets_are_refuse
     cases = {
         "external link": (
             lambda f, v: v.__setitem__("0", h5py.ExternalLink(str(other), "/data")),
-            r"'/layers/dense/vars/0' is an external link to",
+            r"'layers/dense/vars/0' is an external link to",
         ),
         "soft link out of the file": (
             lambda f, v: v.__setitem__("0", h5py.SoftLink("/nowhere/data")),
@@ -82,7 +82,7 @@ def test_hdf5_external_links_dangling_soft_links_and_virtual_datasets_are_refuse
         ),
         "virtual dataset": (
             lambda f, v: v.create_virtual_dataset("0", _layout(h5py.VirtualSource(str(other), "data", shape=(8, 4)))),
-            r"dataset '/layers/dense/vars/0' is a virtual dataset",
+            r"dataset 'layers/dense/vars/0' is a virtual dataset",
         ),
     }
     for name, (writer, message) in cases.items():

@@ -1,7 +1,6 @@
 """The tutorial model learns a real two-class problem: Fashion-MNIST sneakers vs ankle boots."""
 
 import gzip
-import time
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +41,8 @@ def test_tutorial_model_learns_two_fashion_mnist_classes():
         ]
     )
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-    start = time.perf_counter()
     history = model.fit(x, y, batch_size=32, epochs=3, validation_split=0.2, verbose=0)
     assert history.history["val_accuracy"][-1] > 0.9, history.history
     assert history.history["loss"][-1] < history.history["loss"][0]
     _, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
     assert test_accuracy > 0.9
-    assert time.perf_counter() - start < 120  # about 10 s on an idle 2-core machine

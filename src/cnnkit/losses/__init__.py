@@ -42,6 +42,7 @@ from cnnkit.losses.regression import (
     mean_squared_error,
     mean_squared_logarithmic_error,
 )
+from cnnkit.saving.object_registration import register_package
 
 # Keras' short aliases.
 mse = MSE = mean_squared_error
@@ -111,6 +112,10 @@ def get(identifier: str | dict[str, Any] | Loss | Callable[..., Any]) -> Loss:
         f"Could not interpret loss identifier. Expected one of {names}, a Loss class name, a Loss object or a "
         f"function fn(y_true, y_pred). Received: loss={identifier!r}. {fix}"
     )
+
+
+# The room's objects as saved configs name them (saving/ sits below losses/ and reads them from here).
+register_package("losses", {**{c.__name__: c for c in _CLASSES}, **_FUNCTIONS, "Loss": Loss}, Loss, get)
 
 
 __all__ = [

@@ -47,6 +47,7 @@ from cnnkit.metrics.regression import (
     RootMeanSquaredError,
     cosine_similarity,
 )
+from cnnkit.saving.object_registration import register_package
 
 _CLASSES: tuple[type, ...] = (
     Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
@@ -86,6 +87,10 @@ def get(identifier: str | dict[str, Any] | Metric | type | Callable[..., Any]) -
         f"Could not interpret metric identifier. Expected 'accuracy', one of {names}, a Metric object or a "
         f"function fn(y_true, y_pred). Received: metric={identifier!r}. {fix}"
     )
+
+
+# The room's objects as saved configs name them (saving/ sits below metrics/ and reads them from here).
+register_package("metrics", {**_BY_NAME, "Mean": Mean, "Sum": Sum, "MeanMetricWrapper": MeanMetricWrapper}, Metric, get)
 
 
 __all__ = [

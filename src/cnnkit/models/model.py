@@ -109,7 +109,8 @@ class Model(Layer):
 
     # ---------------------------------------------------------------------------------------------- saving
     def save(self, filepath: str, overwrite: bool = True) -> None:
-        """Write the whole model (architecture, weights, optimizer state) to one ``.cnnkit`` file, atomically."""
+        """Write the whole model to one file, atomically: a Keras 3 archive for a ``.keras`` name, else cnnkit's
+        ``.cnnkit`` archive (with the optimizer state, so training resumes); ``.h5`` is refused."""
         saving.save_model(self, filepath, overwrite=overwrite)
 
     def export(self, filepath: str, format: str = "onnx", verbose: bool = True, **kwargs: Any) -> Any:  # noqa: A002
@@ -179,7 +180,7 @@ class Model(Layer):
 
     def compile_from_config(self, config: dict[str, Any]) -> None:
         """Compile from :meth:`get_compile_config`'s output (as Keras' ``Model.compile_from_config``)."""
-        self.compile(**config)
+        self.compile(**saving.compile_args_from_config(config))  # saved loss/metric/optimizer configs -> objects
 
     def get_training_state(self) -> dict[str, bytes]:
         """The training state a model file keeps beside the weights (the optimizer's slots and step count), as

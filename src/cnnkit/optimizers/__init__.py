@@ -20,6 +20,7 @@ from cnnkit.optimizers.nadam import Nadam
 from cnnkit.optimizers.optimizer import Optimizer
 from cnnkit.optimizers.rmsprop import RMSprop
 from cnnkit.optimizers.sgd import SGD
+from cnnkit.saving.object_registration import register_package
 
 _OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam)}
 
@@ -47,6 +48,12 @@ def get(identifier: str | dict[str, Any] | Optimizer) -> Optimizer:
         f"config dict {{'class_name': ..., 'config': ...}}. Received: optimizer={identifier!r}. "
         f"{hint} an optimizer object such as cnnkit.optimizers.Adam(learning_rate=1e-3)."
     )
+
+
+# The room's objects as saved configs name them (saving/ sits below optimizers/ and reads them from here).
+register_package(
+    "optimizers", {**{c.__name__: c for c in _OPTIMIZERS.values()}, **schedules._SCHEDULES}, Optimizer, get
+)
 
 
 __all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam", "Optimizer", "RMSprop", "get", "schedules"]

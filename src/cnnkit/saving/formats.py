@@ -6,6 +6,7 @@ what it accepts; none sniffs a file itself. The kinds:
 * ``"pickle"``: a Python pickle stream (also a legacy, non-zip ``torch.save`` file);
 * ``"cnnkit"``: a ``.cnnkit`` model archive (a zip with ``config.json`` and ``model.safetensors``);
 * ``"torch"``: a ``torch.save`` zip (its ``data.pkl`` is a pickle);
+* ``"keras"``: a Keras 3 ``.keras`` model archive (a zip with ``config.json`` and ``model.weights.h5``);
 * ``"zip"``: any other zip archive;
 * ``"keras3"`` / ``"keras_legacy"``: an HDF5 file laid out as Keras 3's ``.weights.h5`` / a legacy Keras ``.h5``;
 * ``"safetensors"``: a safetensors file;
@@ -86,6 +87,8 @@ def detect_format(filepath: str | os.PathLike, what: str = "model") -> str:
             return "unknown"
         if "config.json" in names and "model.safetensors" in names:
             return "cnnkit"
+        if "config.json" in names and "model.weights.h5" in names:
+            return "keras"  # before the pickle test: the .keras reader refuses a pickle inside by name
         if any(n.endswith(".pkl") for n in names):
             return "torch"
         return "zip"
@@ -184,6 +187,8 @@ def read_archive(filepath: str | os.PathLike) -> dict[str, bytes]:
             "it is a safetensors weights file (weights without an architecture)",
             "Build the architecture in cnnkit and call model.load_weights(path).",
         )
+    if kind == "keras":
+        raise _not_a_model(path, "it is a Keras 3 .keras archive", "Load it with cnnkit.models.load_model(path).")
     if kind not in ("cnnkit", "zip"):
         raise _not_a_model(path, "it is not a zip archive, or it is truncated or corrupt", "Save the model again.")
     try:

@@ -271,17 +271,17 @@ def check_hdf5(h5file: Any, path: str, max_dataset_bytes: int = MAX_DATASET_BYTE
     Raises:
         UnsafeFileError: naming the object and what it does.
     """
-    pending = [("/", h5file["/"])]
+    pending = [("", h5file["/"])]  # names relative to the root, as h5py's visit gives them
     seen: set = set()
     while pending:
         prefix, group = pending.pop()
         for name in group:
-            full = prefix.rstrip("/") + "/" + name
+            full = f"{prefix}/{name}" if prefix else name
             link = group.get(name, getlink=True)
             if isinstance(link, h5py.ExternalLink):
                 raise _h5_error(path, f"{full!r} is an external link to {link.filename!r}:{link.path!r}")
             if isinstance(link, h5py.SoftLink):
-                target = link.path if link.path.startswith("/") else prefix.rstrip("/") + "/" + link.path
+                target = link.path if link.path.startswith("/") else f"/{prefix}/{link.path}"
                 if h5file.get(target, getlink=True) is None or isinstance(
                     h5file.get(target, getlink=True), h5py.ExternalLink
                 ):

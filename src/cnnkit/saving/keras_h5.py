@@ -44,42 +44,56 @@ def keras3_paths(model: Layer, prefix: str = "") -> dict[str, Layer]:
     return paths
 
 
-def _open(path: str) -> h5py.File:
-    """The file opened read-only after :func:`check_hdf5` refused external storage, links and virtual datasets."""
-    check_regular(path, "weights")
+def _open(path: Any, source: str) -> h5py.File:
+    """The file (a name or a binary file object) opened read-only after :func:`check_hdf5` refused external storage,
+    external links, dangling soft links and virtual datasets."""
+    if isinstance(path, (str, os.PathLike)):
+        check_regular(path, "weights")
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as e:
         raise UnsafeFileError(
-            f"{path!r} is not a readable HDF5 file ({e}). Expected a Keras .weights.h5 or .h5 file. Received: "
-            f"path={path!r}. Save the weights again."
+            f"{source} is not a readable HDF5 file ({e}). Expected a Keras .weights.h5 or .h5 file. Received: "
+            f"path={source}. Save the weights again."
         ) from None
     try:
-        check_hdf5(f, path)
+        check_hdf5(f, source)
     except BaseException:
         f.close()
         raise
     return f
 
 
-def _malformed(path: str, error: Exception) -> UnsafeFileError:
+def check_safe(f: h5py.File, source: str) -> None:
+    """Refuse an HDF5 file that reaches outside itself or holds anything but numeric arrays, before any data is read
+    (:func:`cnnkit.saving.guards.check_hdf5`, kept under this name for the ``.keras`` reader)."""
+    check_hdf5(f, source)
+
+
+def _malformed(source: str, error: Exception) -> UnsafeFileError:
     return UnsafeFileError(
-        f"The HDF5 file {path!r} is malformed ({type(error).__name__}: {error}). Expected the layout Keras writes "
-        f"(layers/<name>/vars/<i> or layer_names/weight_names). Received: path={path!r}. Save the weights again "
+        f"The HDF5 file {source} is malformed ({type(error).__name__}: {error}). Expected the layout Keras writes "
+        f"(layers/<name>/vars/<i> or layer_names/weight_names). Received: path={source}. Save the weights again "
         "with Keras' or cnnkit's save_weights()."
     )
 
 
-def read_keras3(model: Layer, path: str, skip_mismatch: bool = False) -> None:
+def read_keras3(model: Layer, path: Any, skip_mismatch: bool = False, source: str | None = None) -> None:
+    """Read a Keras 3 weights layout (``path``: a file name or a binary file object) into ``model``.
+
+    Every array's shape is compared from its header before anything is read.
+    """
     ours = keras3_paths(model)
+    source = source or repr(os.fspath(path))
     problems = []
     assignments = []
-    with _open(path) as f:
+    with _open(path, source) as f:
         try:
             found: dict[str, list[Any]] = {}
 
             def visit(name: str, obj: Any) -> None:
-                if isinstance(obj, h5py.Group) and name.endswith("/vars") and len(obj):
+                # Only the layers' variables: Keras also keeps its optimizer's (and metrics') under other groups.
+                if isinstance(obj, h5py.Group) and name.startswith("layers/") and name.endswith("/vars") and len(obj):
                     found[name[: -len("/vars")]] = [obj[str(i)] for i in range(len(obj))]
 
             f.visititems(visit)
@@ -101,21 +115,22 @@ def read_keras3(model: Layer, path: str, skip_mismatch: bool = False) -> None:
                     )
                     continue
                 arrays = [
-                    read_dataset(d, s, f"{key}/vars/{i}", path) for i, (d, s) in enumerate(zip(datasets, shapes_model))
+                    read_dataset(d, s, f"{key}/vars/{i}", source)
+                    for i, (d, s) in enumerate(zip(datasets, shapes_model))
                 ]
                 assignments.append((layer, arrays))
         except (KeyError, TypeError, AttributeError, OSError) as e:
-            raise _malformed(path, e) from None
+            raise _malformed(source, e) from None
     problems += [f"the file has weights at '{key}' that no layer of the model takes" for key in found]
-    _finish(path, problems, assignments, skip_mismatch)
+    _finish(source, problems, assignments, skip_mismatch)
 
 
-def _finish(path: str, problems: list[str], assignments: list, skip_mismatch: bool) -> None:
+def _finish(source: str, problems: list[str], assignments: list, skip_mismatch: bool) -> None:
     for layer, arrays in assignments:
-        check_finite({f"{layer.name}/{i}": torch.from_numpy(np.asarray(a)) for i, a in enumerate(arrays)}, repr(path))
+        check_finite({f"{layer.name}/{i}": torch.from_numpy(np.asarray(a)) for i, a in enumerate(arrays)}, source)
     if problems and not skip_mismatch:
         raise ValueError(
-            f"The weights in {os.fspath(path)!r} do not match the model:\n  - "
+            f"The weights in {source} do not match the model:\n  - "
             + "\n  - ".join(problems)
             + "\nCheck that the file was saved from the same architecture, or pass skip_mismatch=True to load the "
             "layers that match."
@@ -124,8 +139,9 @@ def _finish(path: str, problems: list[str], assignments: list, skip_mismatch: bo
         layer.set_weights(arrays)
 
 
-def write_keras3(model: Layer, path: str) -> None:
-    """Write ``model``'s weights as a Keras 3 ``.weights.h5`` file (``keras_model.load_weights`` reads it)."""
+def write_keras3(model: Layer, path: Any) -> None:
+    """Write ``model``'s weights as a Keras 3 ``.weights.h5`` file (``keras_model.load_weights`` reads it); ``path``
+    is a file name or a binary file object."""
     with h5py.File(path, "w") as f:
         f.create_group("vars").attrs["name"] = model.name
         for key, layer in keras3_paths(model).items():
@@ -145,7 +161,8 @@ def legacy_layers(path: str, expected: list[list[tuple[int, ...]]] | None = None
     With ``expected`` (the model's shapes, layer by layer), a layer whose shapes differ in the headers comes back
     with its arrays empty instead of read, so a header declaring a huge dataset costs nothing.
     """
-    with _open(path) as f:
+    source = repr(os.fspath(path))
+    with _open(path, source) as f:
         try:
             root = f["model_weights"] if "model_weights" in f else f
             if "layer_names" not in root.attrs:
@@ -166,9 +183,9 @@ def legacy_layers(path: str, expected: list[list[tuple[int, ...]]] | None = None
                 if want is not None and [tuple(s) for s in want] != shapes:
                     out.append((name, [_Shape(s) for s in shapes]))
                     continue
-                out.append((name, [read_dataset(d, None, f"{name}/{w}", path) for d, w in zip(datasets, names)]))
+                out.append((name, [read_dataset(d, None, f"{name}/{w}", source) for d, w in zip(datasets, names)]))
         except (KeyError, TypeError, AttributeError, OSError) as e:
-            raise _malformed(path, e) from None
+            raise _malformed(source, e) from None
     return out
 
 
@@ -198,7 +215,7 @@ def read_legacy(model: Layer, path: str, skip_mismatch: bool = False) -> None:
             )
         else:
             assignments.append((layer, arrays))
-    _finish(path, problems, assignments, skip_mismatch)
+    _finish(repr(os.fspath(path)), problems, assignments, skip_mismatch)
 
 
 def is_keras3_file(path: str) -> bool:
