@@ -195,6 +195,7 @@ class CheckpointManager:
 
 
 def _fallback_message(path: Path, error: Exception) -> str:
-    if isinstance(error, (ValueError, OSError)):  # unreadable, damaged, or not a regular file: says so itself
-        return f"{error} Falling back to the previous checkpoint."
-    return f"Checkpoint {path} does not fit ({type(error).__name__}: {error}). Falling back to the previous checkpoint."
+    message = str(error)
+    if str(path) not in message:  # a restore error (another architecture, a forged state) does not name the file
+        message = f"Checkpoint {path} does not fit ({type(error).__name__}: {message})"
+    return f"{message.rstrip('.')}. Falling back to the previous checkpoint."
