@@ -29,7 +29,7 @@ def _run(cmd, **kwargs):
 @pytest.mark.skipif(sys.platform == "win32", reason="venv layout")
 def test_a_plain_install_runs_train_demo_explain_report_and_names_the_onnx_extra(tmp_path):
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", venv], timeout=120)  # a real venv: no --system-site-packages
+    _run([sys.executable, "-m", "venv", venv], timeout=900)  # a real venv: no --system-site-packages
     # --no-compile: byte-compiling torch's thousands of modules is most of an install's time; Python compiles the
     # few it imports on first use.
     pip = [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile"]
