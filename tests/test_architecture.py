@@ -84,18 +84,18 @@ PUBLIC_NAMES = {
         tv_module_to_layer
     """,
     "cnnkit.applications.imagenet_utils": "decode_predictions imagenet_classes preprocess_input PREPROCESSING_MODES",
-    "cnnkit.applications.keras_resnet": "decode_predictions from_keras KerasResNet50 preprocess_input WEIGHTS",
+    "cnnkit.applications.keras_resnet": "decode_predictions KerasResNet50 preprocess_input WEIGHTS",
     "cnnkit.applications.lenet": "LeNet5",
     "cnnkit.applications.registry": "get_model get_model_entry list_models ModelEntry ModelRegistry register_model",
     "cnnkit.applications.resnet": """
-        decode_predictions from_torchvision preprocess_input ResNet101 ResNet152 ResNet18 ResNet34 ResNet50 WEIGHTS
+        decode_predictions preprocess_input ResNet101 ResNet152 ResNet50 WEIGHTS
     """,
     "cnnkit.applications.resnet50": "decode_predictions preprocess_input ResNet50",
     "cnnkit.applications.resnet_cifar": "ResNet110 ResNet20 ResNet32 ResNet44 ResNet56 ShortcutA",
     "cnnkit.applications.transfer": "fine_tune split_blocks",
     "cnnkit.applications.vgg": """
-        decode_predictions from_keras from_torchvision preprocess_input VGG11 VGG11_BN VGG13 VGG13_BN VGG16 VGG16_BN
-        VGG19 VGG19_BN WEIGHTS
+        decode_predictions from_keras from_torchvision preprocess_input VGG11 VGG11_BN VGG13 VGG13_BN VGG16_BN
+        VGG16_TV VGG19_BN VGG19_TV WEIGHTS
     """,
     "cnnkit.applications.vgg16": "decode_predictions preprocess_input VGG16",
     "cnnkit.applications.vgg19": "decode_predictions preprocess_input VGG19",

@@ -18,7 +18,7 @@ def test_bad_weights_argument():
     with pytest.raises(ValueError, match=r"The `weights` argument should be either `None` \(random initialization\), "
                        r"the name of a published set \('imagenet', 'imagenet_v2'\), or the path .* "
                        r"Received: weights='imagenet_v3'"):  # fmt: skip
-        applications.ResNet50(weights="imagenet_v3")
+        applications.ResNet50_TV(weights="imagenet_v3")
     with pytest.raises(ValueError, match=r"none for this model\), .* Received: weights='imagenet'"):
         applications.ResNet20(weights="imagenet")
 
@@ -26,7 +26,7 @@ def test_bad_weights_argument():
 def test_imagenet_top_needs_1000_classes_and_224():
     with pytest.raises(ValueError, match=r"If using `weights='imagenet'` with `include_top=True`, `classes` should be "
                        r"1000. Received: classes=10"):  # fmt: skip
-        applications.VGG16(weights="imagenet", classes=10)
+        applications.VGG16_TV(weights="imagenet", classes=10)
     with pytest.raises(ValueError, match=r"should be \(224, 224, 3\). Received: input_shape=\(64, 64, 3\)"):
         applications.AlexNet(weights="imagenet", input_shape=(64, 64, 3))
 
@@ -128,13 +128,18 @@ def test_frozen_base_keeps_batchnorm_in_inference_mode(style):
 
 def test_family_preprocessing_follows_the_weights():
     x = np.full((1, 2, 2, 3), 255.0, dtype=np.float32)
-    torch_mode = applications.resnet.preprocess_input(x)
+    torch_mode = applications.resnet_torchvision.preprocess_input(x)
     np.testing.assert_allclose(torch_mode[0, 0, 0], (1 - np.array([0.485, 0.456, 0.406])) / [0.229, 0.224, 0.225],
                                rtol=1e-6)  # fmt: skip
-    np.testing.assert_allclose(applications.vgg16.preprocess_input(x), torch_mode)
-    caffe = applications.keras_resnet.preprocess_input(x)
+    np.testing.assert_allclose(applications.vgg.preprocess_input(x), torch_mode)
+    np.testing.assert_allclose(applications.vgg16.preprocess_input(x, mode="torch"), torch_mode)
+    np.testing.assert_allclose(applications.densenet.preprocess_input(x), torch_mode)  # Keras' densenet: 'torch'
+    caffe = applications.resnet.preprocess_input(x)  # Keras' resnet, vgg16, vgg19: 'caffe'
     np.testing.assert_allclose(caffe[0, 0, 0], 255.0 - np.array([103.939, 116.779, 123.68]), rtol=1e-6)
-    np.testing.assert_allclose(applications.vgg16.preprocess_input(x, mode="caffe"), caffe)
+    for module in (applications.vgg16, applications.vgg19, applications.resnet50, applications.keras_resnet):
+        np.testing.assert_allclose(module.preprocess_input(x), caffe)
+    for module in (applications.resnet_v2, applications.inception_v3, applications.inception_resnet_v2):
+        np.testing.assert_allclose(module.preprocess_input(x), np.ones_like(x))  # 'tf': 255 -> 1
     assert applications.resnet50.ResNet50 is applications.ResNet50
     assert applications.vgg19.decode_predictions is applications.decode_predictions
 

@@ -20,10 +20,15 @@ tv = import_torchvision()
 
 CASES = [  # torchvision builder, cnnkit name, input size (ResNets pool globally, so a small input is enough)
     ("alexnet", "AlexNet", 224),
-    ("vgg16", "VGG16", 224),
+    ("vgg16", "VGG16_TV", 224),
     ("vgg16_bn", "VGG16_BN", 224),
     ("resnet18", "ResNet18", 64),
-    ("resnet50", "ResNet50", 64),
+    ("resnet50", "ResNet50_TV", 64),
+    ("vgg16", "VGG16", 224),  # Keras' VGG16 (Keras' layer names) from torchvision's state dict
+    ("densenet121", "DenseNet121", 64),  # Keras' DenseNet121, torchvision's epsilon accounted for
+    pytest.param("vgg19", "VGG19", 224, marks=pytest.mark.slow),
+    pytest.param("densenet169", "DenseNet169", 64, marks=pytest.mark.slow),
+    pytest.param("densenet201", "DenseNet201", 64, marks=pytest.mark.slow),
 ]
 
 
@@ -60,7 +65,7 @@ def test_logits_match_torchvision(tv_name, name, size):
 
 
 def test_pth_file_and_imagenet_cache(tmp_path, monkeypatch):
-    """weights='path.pth' (torch.load weights_only) and weights='imagenet' from a pre-filled cache (offline)."""
+    """weights='path.pth' (torch.load weights_only); a foreign file copied into the cache is refused."""
     torch.manual_seed(1)
     reference = tv.models.resnet18().eval()
     randomize_batchnorm(reference)
@@ -73,20 +78,20 @@ def test_pth_file_and_imagenet_cache(tmp_path, monkeypatch):
     with torch.no_grad():
         torch.testing.assert_close(model(x.permute(0, 2, 3, 1)), expected, rtol=0, atol=1e-4)
 
+    # A file copied into the cache under the published name is hash-checked like a download: this one (random
+    # weights) is not torchvision's, so it is refused instead of loading silently.
     monkeypatch.setenv("CNNKIT_HOME", str(tmp_path / "home"))
     cached = tmp_path / "home" / "weights" / "resnet18-f37072fd.pth"  # the name torchvision publishes
     cached.parent.mkdir(parents=True)
     cached.write_bytes(path.read_bytes())
-    model = applications.ResNet18(weights="imagenet", include_top=False, input_shape=(64, 64, 3))
-    with torch.no_grad():
-        body = torch.nn.Sequential(*list(reference.children())[:-2])
-        torch.testing.assert_close(
-            model(x.permute(0, 2, 3, 1)), body(x).permute(0, 2, 3, 1), rtol=0, atol=1e-4
-        )  # include_top=False drops fc.* and keeps the feature map
+    with pytest.raises(ValueError, match=r"The weights file 'resnet18-f37072fd.pth' failed its integrity check. "
+                       r"Expected sha256 prefix f37072fd. Received: sha256=[0-9a-f]{64} \(cached at .*\)\. The file "
+                       r"is corrupt or not the published one\. Delete .* to download it again"):  # fmt: skip
+        applications.ResNet18(weights="imagenet", include_top=False, input_shape=(64, 64, 3))
 
 
 def test_wrong_architecture_reports_keys(tmp_path):
     path = tmp_path / "r18.pth"
     torch.save(tv.models.resnet18().state_dict(), path)
     with pytest.raises(ValueError, match=r"The weights do not fit the model\..*missing keys \(\d+\): layer1_0_bn3"):
-        applications.ResNet50(weights=str(path), input_shape=(64, 64, 3))
+        applications.ResNet50_TV(weights=str(path), input_shape=(64, 64, 3))

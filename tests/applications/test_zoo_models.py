@@ -1,4 +1,5 @@
-"""Every registered zoo model: parameter count against the published figure, forward and backward.
+"""Every registered zoo model: parameter count against the published figure, forward and backward, and for Keras'
+models the count, layer names and layer order of Keras 3's own ``keras.applications`` model.
 
 The published counts (registry ``num_params``) come from torchvision's weights tables (``meta["num_params"]``) for
 AlexNet, VGG and ResNet18-152; LeCun et al. 1998 as commonly implemented for LeNet5; He et al. 2015 Table 6 for the
@@ -8,23 +9,37 @@ moving statistics (buffers) are not included; Keras' ``count_params`` adds them,
 
 from __future__ import annotations
 
+import math
+import os
+import re
+
 import pytest
 import torch
 
 import cnnkit.applications as applications
+from cnnkit.common.naming import to_snake_case
 from cnnkit.layers import BatchNormalization
 
 ALL = applications.list_models()
-SLOW = {"ResNet101", "ResNet152", "ResNet110"}
+KERAS = [n for n in ALL if applications.get_model_entry(n).keras_params is not None]
+SLOW = {"ResNet101", "ResNet152", "ResNet110", "ResNet101_TV", "ResNet152_TV", "ResNet101V2", "ResNet152V2",
+        "DenseNet169", "DenseNet201", "InceptionResNetV2"}  # fmt: skip
+# Keras models cheap enough to build in Keras 3 in the default run (Keras' torch backend builds ~50 layers/s).
+KERAS_FAST = {"VGG16", "ResNet50"}
 # Smallest input each family's include_top=False body accepts cheaply (the top is built only for the count).
-SMALL_INPUT = {"LeNet5": (32, 32, 1), "AlexNet": (64, 64, 3)}
+SMALL_INPUT = {"LeNet5": (32, 32, 1), "AlexNet": (64, 64, 3), "InceptionV3": (75, 75, 3),
+               "InceptionResNetV2": (75, 75, 3)}  # fmt: skip
 
 
 def test_every_family_is_registered():
-    expected = {"LeNet5", "AlexNet", "KerasResNet50"}
-    expected |= {f"VGG{d}{s}" for d in (11, 13, 16, 19) for s in ("", "_BN")}
+    expected = {"LeNet5", "AlexNet", "InceptionV3", "InceptionResNetV2"}
+    expected |= {f"VGG{d}{s}" for d in (11, 13) for s in ("", "_BN")}
+    expected |= {f"VGG{d}{s}" for d in (16, 19) for s in ("", "_BN", "_TV")}
     expected |= {f"ResNet{d}" for d in (18, 34, 50, 101, 152, 20, 32, 44, 56, 110)}
+    expected |= {f"ResNet{d}{s}" for d in (50, 101, 152) for s in ("_TV", "V2")}
+    expected |= {f"DenseNet{d}" for d in (121, 169, 201)}
     assert set(ALL) == expected
+    assert applications.KerasResNet50 is applications.ResNet50  # the former name of Keras' ResNet50
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -41,6 +56,57 @@ def test_parameter_count_matches_published(name):
     assert model.count_params() == entry.num_params + bn_stats  # Keras' convention counts the moving statistics
     for table_entry in entry.weights.values():
         assert table_entry.num_params == entry.num_params
+    if entry.keras_params is not None:  # the figures Keras 3 reports (checked against Keras itself below)
+        assert model.count_params() == entry.keras_params
+    if entry.torchvision_params is not None:
+        assert entry.num_params == entry.torchvision_params
+
+
+def _canonical(layers) -> list[str]:
+    """Layer names with Keras' per-session auto-name counters removed (``conv2d_17`` -> ``conv2d``): Keras and
+    cnnkit both number unnamed layers from a session counter, so only the base name is the architecture's."""
+    out = []
+    for layer in layers:
+        base = to_snake_case(type(layer).__name__)
+        out.append(base if re.fullmatch(rf"{base}(_\d+)?", layer.name) else layer.name)
+    return out
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    return pytest.importorskip("keras")
+
+
+def _check_against_keras(name: str, kwargs: dict) -> None:
+    keras = _keras()
+    reference = getattr(keras.applications, name)(weights=None, **kwargs)
+    with torch.device("meta"):
+        model = applications.get_model(name, **kwargs)
+    assert model.count_params() == reference.count_params()
+    assert sum(p.numel() for p in model.parameters()) == sum(math.prod(w.shape) for w in reference.trainable_weights)
+    # Same names in the same order: the order is what Keras matches a legacy .h5 (and .weights.h5 paths) by.
+    assert _canonical(model.layers) == _canonical(reference.layers)
+
+
+def _keras_kwargs(name: str) -> dict:
+    return {"include_top": False, "input_shape": SMALL_INPUT.get(name, (32, 32, 3)), "pooling": "avg"}
+
+
+@pytest.mark.parametrize("name", [n for n in KERAS if n in KERAS_FAST])
+def test_count_and_layer_names_equal_keras(name):
+    _check_against_keras(name, _keras_kwargs(name))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in KERAS if n not in KERAS_FAST])
+def test_count_and_layer_names_equal_keras_slow(name):
+    _check_against_keras(name, _keras_kwargs(name))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", KERAS)
+def test_count_with_top_equals_keras(name):
+    _check_against_keras(name, {"classes": 1000})
 
 
 def _forward_backward(name):
@@ -58,11 +124,13 @@ def _forward_backward(name):
 
 
 def _feature_channels(name: str) -> int:
-    if name in ("LeNet5", "AlexNet"):
-        return {"LeNet5": 16, "AlexNet": 256}[name]
-    if name.startswith("VGG") or name in ("ResNet18", "ResNet34"):
+    fixed = {"LeNet5": 16, "AlexNet": 256, "ResNet18": 512, "ResNet34": 512, "DenseNet121": 1024,
+             "DenseNet169": 1664, "DenseNet201": 1920, "InceptionResNetV2": 1536}  # fmt: skip
+    if name in fixed:
+        return fixed[name]
+    if name.startswith("VGG"):
         return 512
-    return 2048 if name in ("ResNet50", "KerasResNet50", "ResNet101", "ResNet152") else 64  # CIFAR ResNets: 64
+    return 2048 if name.startswith(("ResNet50", "ResNet101", "ResNet152", "Inception")) else 64  # CIFAR: 64
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if n not in SLOW])
@@ -97,14 +165,21 @@ def test_weights_tables():
         for key, entry in applications.get_model_entry(name).weights.items():
             seen += 1
             assert entry.url.startswith("https://") and entry.source and entry.licence, (name, key)
-            assert entry.preprocessing in ("torch", "caffe") and entry.classes == "imagenet"
+            assert entry.preprocessing in ("torch", "caffe", "tf") and entry.classes == "imagenet"
             if entry.layout == "torchvision":
                 assert entry.url.startswith("https://download.pytorch.org/models/")
                 assert entry.sha256 == torchvision_hash_prefix(entry.url) and entry.sha256_is_prefix
                 assert entry.md5 is None and entry.preprocessing == "torch"
             else:
                 assert entry.layout == "keras_h5" and entry.sha256 is None and len(entry.md5) == 32
-                assert entry.preprocessing == "caffe"
-    assert seen == 20  # 17 torchvision sets (14 models; imagenet_v2 for ResNet50/101/152) + 3 Keras files
-    v2 = applications.get_model_entry("ResNet50").weights["imagenet_v2"]
+                assert entry.url.startswith("https://storage.googleapis.com/tensorflow/keras-applications/")
+                assert entry.include_top == (not key.endswith("_notop")) and "acc@1" in entry.metrics
+    # torchvision: 17 sets of the 14 torchvision-named models (imagenet_v2 for ResNet50/101/152_TV) + VGG16/19 and
+    # DenseNet121/169/201 converted; Keras: a file with and one without the top for each of the 13 Keras models.
+    assert seen == 17 + 5 + 2 * 13
+    keras_prep = {"VGG16": "caffe", "ResNet50": "caffe", "ResNet50V2": "tf", "DenseNet121": "torch",
+                  "InceptionV3": "tf", "InceptionResNetV2": "tf"}  # Keras' preprocess_input modes  # fmt: skip
+    for name, mode in keras_prep.items():
+        assert applications.get_model_entry(name).weights["imagenet"].preprocessing == mode
+    v2 = applications.get_model_entry("ResNet50_TV").weights["imagenet_v2"]
     assert v2.metrics["acc@1"] == 80.858 and v2.url.endswith("resnet50-11ad3fa6.pth")

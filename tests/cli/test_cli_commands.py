@@ -142,9 +142,13 @@ def test_export_onnx_runs_in_onnxruntime(run, tmp_path, data):
 def test_zoo_lists_models(capsys):
     pytest.importorskip("cnnkit.applications", reason="the zoo (cnnkit.applications) is not in this checkout")
     proc = cnnkit("zoo")
-    assert proc.stdout.splitlines()[0].split() == ["model", "family", "parameters", "weights"]
+    header = ["model", "family", "parameters", "keras_params", "torchvision_params", "weights"]
+    assert proc.stdout.splitlines()[0].split() == header
     rows = json.loads(cnnkit_in_process(capsys, "zoo", "--json").stdout)
-    assert all({"name", "family", "params", "weights"} <= set(r) for r in rows)
+    assert all({"name", "family", "params", "keras_params", "torchvision_params", "weights"} <= set(r) for r in rows)
+    dense = next(r for r in rows if r["name"] == "DenseNet121")
+    assert (dense["keras_params"], dense["torchvision_params"], dense["weights"]) == (
+        8_062_504, 7_978_856, ["imagenet", "torchvision"])  # fmt: skip
     assert f"{len(rows)} models." in proc.stdout
 
 

@@ -1,10 +1,11 @@
-"""The model zoo: Keras-style builders, a registry, pretrained weights and converters.
+"""The model zoo: Keras' ``keras.applications`` models with Keras' layer names, torchvision-style models, a
+registry, pretrained weights and converters.
 
 Example:
     >>> import cnnkit, numpy as np
     >>> base = cnnkit.applications.ResNet50(weights="imagenet", include_top=False)  # downloads  # doctest: +SKIP
-    >>> cnnkit.applications.list_models("VGG*")
-    ['VGG11', 'VGG11_BN', 'VGG13', ...]
+    >>> cnnkit.applications.list_models("VGG1*")
+    ['VGG11', 'VGG11_BN', 'VGG13', 'VGG13_BN', 'VGG16', 'VGG16_BN', 'VGG16_TV', 'VGG19', 'VGG19_BN', 'VGG19_TV']
     >>> images = np.zeros((2, 224, 224, 3), dtype="float32")  # RGB, 0..255
     >>> cnnkit.applications.resnet50.preprocess_input(images).shape
     (2, 224, 224, 3)
@@ -12,31 +13,45 @@ Example:
 
 from cnnkit.applications import (
     alexnet,
+    densenet,
+    inception_resnet_v2,
+    inception_v3,
     keras_resnet,
     lenet,
     resnet,
     resnet50,
     resnet_cifar,
+    resnet_torchvision,
+    resnet_v2,
     transfer,
     vgg,
     vgg16,
     vgg19,
 )
 from cnnkit.applications.alexnet import AlexNet
+from cnnkit.applications.densenet import DenseNet121, DenseNet169, DenseNet201
 from cnnkit.applications.imagenet_utils import decode_predictions, preprocess_input
+from cnnkit.applications.inception_resnet_v2 import InceptionResNetV2
+from cnnkit.applications.inception_v3 import InceptionV3
 from cnnkit.applications.keras_resnet import KerasResNet50
 from cnnkit.applications.lenet import LeNet5
 from cnnkit.applications.registry import get_model, get_model_entry, list_models, register_model
-from cnnkit.applications.resnet import ResNet18, ResNet34, ResNet50, ResNet101, ResNet152
+from cnnkit.applications.resnet import ResNet50, ResNet101, ResNet152
 from cnnkit.applications.resnet_cifar import ResNet20, ResNet32, ResNet44, ResNet56, ResNet110
+from cnnkit.applications.resnet_torchvision import ResNet18, ResNet34, ResNet50_TV, ResNet101_TV, ResNet152_TV
+from cnnkit.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from cnnkit.applications.transfer import fine_tune
-from cnnkit.applications.vgg import VGG11, VGG11_BN, VGG13, VGG13_BN, VGG16, VGG16_BN, VGG19, VGG19_BN
+from cnnkit.applications.vgg import VGG11, VGG11_BN, VGG13, VGG13_BN, VGG16_BN, VGG16_TV, VGG19_BN, VGG19_TV
+from cnnkit.applications.vgg16 import VGG16
+from cnnkit.applications.vgg19 import VGG19
 
 __all__ = [
-    "AlexNet", "KerasResNet50", "LeNet5",
-    "ResNet18", "ResNet20", "ResNet32", "ResNet34", "ResNet44", "ResNet50", "ResNet56", "ResNet101", "ResNet110",
-    "ResNet152", "VGG11", "VGG11_BN", "VGG13", "VGG13_BN", "VGG16", "VGG16_BN", "VGG19", "VGG19_BN",
-    "alexnet", "keras_resnet", "lenet", "resnet", "resnet50", "resnet_cifar", "transfer", "vgg", "vgg16", "vgg19",
+    "AlexNet", "DenseNet121", "DenseNet169", "DenseNet201", "InceptionResNetV2", "InceptionV3", "KerasResNet50",
+    "LeNet5", "ResNet18", "ResNet20", "ResNet32", "ResNet34", "ResNet44", "ResNet50", "ResNet50_TV", "ResNet50V2",
+    "ResNet56", "ResNet101", "ResNet101_TV", "ResNet101V2", "ResNet110", "ResNet152", "ResNet152_TV", "ResNet152V2",
+    "VGG11", "VGG11_BN", "VGG13", "VGG13_BN", "VGG16", "VGG16_BN", "VGG16_TV", "VGG19", "VGG19_BN", "VGG19_TV",
+    "alexnet", "densenet", "inception_resnet_v2", "inception_v3", "keras_resnet", "lenet", "resnet", "resnet50",
+    "resnet_cifar", "resnet_torchvision", "resnet_v2", "transfer", "vgg", "vgg16", "vgg19",
     "decode_predictions", "fine_tune", "get_model", "get_model_entry", "list_models", "preprocess_input",
     "register_model",
 ]  # fmt: skip

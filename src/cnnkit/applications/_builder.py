@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from cnnkit.applications._keras_files import load_keras_layers
 from cnnkit.applications.weight_files import detect_format, read_cnnkit_weights, read_keras_h5
 from cnnkit.applications.weights import WeightsEntry, fetch_weights
-from cnnkit.layers import GlobalAveragePooling2D, GlobalMaxPooling2D, Input
+from cnnkit.layers import Dense, GlobalAveragePooling2D, GlobalMaxPooling2D, Input
+from cnnkit.models import Model
 from cnnkit.saving.torch_pth import read_torch_state_dict
 from cnnkit.saving.weights import assign_weights
 
@@ -88,11 +90,12 @@ def make_input(
     return Input(shape=shape)
 
 
-def apply_pooling(x: Any, pooling: str | None) -> Any:
+def apply_pooling(x: Any, pooling: str | None, names: tuple[str | None, str | None] = ("avg_pool", "max_pool")) -> Any:
+    """The optional global pooling of a model without its top (Keras names them per family; None: auto name)."""
     if pooling == "avg":
-        return GlobalAveragePooling2D(name="avg_pool")(x)
+        return GlobalAveragePooling2D(name=names[0])(x)
     if pooling == "max":
-        return GlobalMaxPooling2D(name="max_pool")(x)
+        return GlobalMaxPooling2D(name=names[1])(x)
     return x
 
 
@@ -112,13 +115,18 @@ def load_weights(
     include_top: bool,
     top_layers: Iterable[str],
     from_torchvision: TorchConverter | None,
-    from_keras: KerasConverter | None,
+    from_keras: KerasConverter | str | None,
 ) -> None:
-    """Loads `weights` (a table name or a file) into `model` through the family's converters."""
+    """Loads `weights` (a table name or a file) into `model` through the family's converters.
+
+    ``from_keras="layers"`` marks a model with Keras' layer names: Keras files load layer by layer
+    (``_keras_files.load_keras_layers``) with no converter.
+    """
     if weights is None:
         return
     if isinstance(weights, str) and weights in table:
-        entry = table[weights]
+        # Keras publishes a separate file without the classifier ("notop") for include_top=False.
+        entry = table.get(f"{weights}_notop", table[weights]) if not include_top else table[weights]
         path = fetch_weights(entry)
         kind = "torch" if entry.layout == "torchvision" else "keras_legacy"
     else:
@@ -129,6 +137,9 @@ def load_weights(
         converter: Callable[[Any], dict[str, torch.Tensor]] | None = from_torchvision
         if converter is None or not any(k.endswith((".weight", ".running_mean")) for k in state):
             converter = dict  # a cnnkit state dict saved with torch.save: keys are already ours
+    elif kind in ("keras3", "keras_legacy") and from_keras == "layers":  # a Keras-named model: by layer name
+        load_keras_layers(model, path, include_top)
+        return
     elif kind in ("keras3", "keras_legacy"):
         state, converter = read_keras_h5(path), from_keras
     else:
@@ -143,3 +154,53 @@ def load_weights(
         tops = tuple(f"{name}." for name in top_layers)
         converted = {k: v for k, v in converted.items() if not k.startswith(tops)}
     assign_weights(model, converted, f"weights={str(weights)!r}")
+
+
+KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+def keras_weights(
+    folder_file: str, md5: str, notop_md5: str, *, preprocessing: str, num_params: int, source: str, licence: str,
+    acc1: float | None = None,
+) -> dict[str, WeightsEntry]:  # fmt: skip
+    """Keras' ImageNet pair of files (with and without the classifier), as ``{"imagenet", "imagenet_notop"}``.
+
+    Keras publishes md5 digests only (``file_hash`` in keras/src/applications), so md5 is what is verified.
+    """
+    metrics = {} if acc1 is None else {"acc@1": acc1}
+    common = {"sha256": None, "layout": "keras_h5", "preprocessing": preprocessing, "classes": "imagenet",
+              "num_params": num_params, "source": source, "licence": licence, "metrics": metrics}  # fmt: skip
+    return {
+        "imagenet": WeightsEntry(url=KERAS_URL + folder_file + ".h5", md5=md5, **common),
+        "imagenet_notop": WeightsEntry(
+            url=KERAS_URL + folder_file + "_notop.h5", md5=notop_md5, include_top=False, **common
+        ),  # fmt: skip
+    }
+
+
+def keras_input(
+    weights: Any, table: Mapping[str, WeightsEntry], include_top: bool, classes: int, pooling: str | None,
+    classifier_activation: Any, input_shape: Any, input_tensor: Any, default_size: int, min_size: int,
+) -> Any:  # fmt: skip
+    """Keras' argument checks, then the model's input (Keras fixes the size with a top and ImageNet weights)."""
+    check_arguments(weights, table, include_top, classes, pooling)
+    check_classifier_activation(classifier_activation, weights)
+    require = include_top and is_named(weights, table)
+    return make_input(input_shape, input_tensor, (default_size, default_size, 3), min_size, require_default=require)
+
+
+def keras_output(
+    inputs: Any, x: Any, *, include_top: bool, pooling: str | None, classes: int, classifier_activation: Any,
+    name: str, weights: Any, table: Mapping[str, WeightsEntry], from_torchvision: TorchConverter | None = None,
+    pool_names: tuple[str | None, str | None] = ("avg_pool", "max_pool"),
+) -> Any:  # fmt: skip
+    """Keras' top (``avg_pool`` + ``predictions``) or optional pooling, the Model, and its weights."""
+    if include_top:
+        x = GlobalAveragePooling2D(name="avg_pool")(x)
+        x = Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = apply_pooling(x, pooling, pool_names)
+    model = Model(inputs, x, name=name)
+    load_weights(model, weights, table, include_top=include_top, top_layers=("predictions",),
+                 from_torchvision=from_torchvision, from_keras="layers")  # fmt: skip
+    return model

@@ -49,7 +49,12 @@ def from_torchvision(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
 
 
 @register_model(
-    "AlexNet", family="alexnet", num_params=61_100_840, num_params_source="torchvision AlexNet_Weights", weights=WEIGHTS
+    "AlexNet",
+    family="alexnet",
+    num_params=61_100_840,
+    torchvision_params=61_100_840,
+    num_params_source="torchvision AlexNet_Weights",
+    weights=WEIGHTS,
 )
 def AlexNet(  # noqa: N802 - Keras-style builder name
     include_top: bool = True,

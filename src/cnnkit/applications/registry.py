@@ -3,7 +3,7 @@
 Example:
     >>> from cnnkit.applications import list_models, get_model
     >>> list_models("ResNet*")[:3]
-    ['ResNet101', 'ResNet110', 'ResNet152']
+    ['ResNet101', 'ResNet101V2', 'ResNet101_TV']
     >>> model = get_model("ResNet20", weights=None)
 """
 
@@ -22,7 +22,12 @@ __all__ = ["ModelEntry", "ModelRegistry", "register_model", "list_models", "get_
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One registered model: its builder, family, published parameter count and named weight sets."""
+    """One registered model: its builder, family, published parameter count and named weight sets.
+
+    ``num_params`` is the trainable count (torchvision's convention: ``nn.Parameter`` elements); ``keras_params`` is
+    ``count_params()`` of Keras' ``keras.applications`` model with the same arguments (BatchNorm moving statistics
+    included) where Keras has the model, ``torchvision_params`` torchvision's ``num_params`` where it has it.
+    """
 
     name: str
     builder: Callable[..., Any]
@@ -30,6 +35,8 @@ class ModelEntry:
     num_params: int | None = None
     num_params_source: str = ""
     weights: Mapping[str, WeightsEntry] = field(default_factory=dict)
+    keras_params: int | None = None
+    torchvision_params: int | None = None
 
 
 class ModelRegistry:
@@ -46,6 +53,8 @@ class ModelRegistry:
         num_params: int | None = None,
         num_params_source: str = "",
         weights: Mapping[str, WeightsEntry] | None = None,
+        keras_params: int | None = None,
+        torchvision_params: int | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Returns a decorator that registers a builder under `name` (a duplicate name raises ValueError)."""
         if not isinstance(name, str) or not name:
@@ -68,6 +77,8 @@ class ModelRegistry:
                 num_params=num_params,
                 num_params_source=num_params_source,
                 weights=dict(weights or {}),
+                keras_params=keras_params,
+                torchvision_params=torchvision_params,
             )
             return builder
 
@@ -121,6 +132,8 @@ def register_model(
     num_params: int | None = None,
     num_params_source: str = "",
     weights: Mapping[str, WeightsEntry] | None = None,
+    keras_params: int | None = None,
+    torchvision_params: int | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering a model builder in cnnkit's zoo.
 
@@ -130,10 +143,13 @@ def register_model(
         num_params: Published parameter count with the default 1000-class top (tested).
         num_params_source: Where that figure comes from.
         weights: Named pretrained weight sets, e.g. ``{"imagenet": WeightsEntry(...)}``.
+        keras_params: ``count_params()`` of Keras' model of the same name and arguments, where Keras has it.
+        torchvision_params: torchvision's ``num_params`` for the same architecture, where torchvision has it.
     """
     return _DEFAULT.register(
-        name, family=family, num_params=num_params, num_params_source=num_params_source, weights=weights
-    )
+        name, family=family, num_params=num_params, num_params_source=num_params_source, weights=weights,
+        keras_params=keras_params, torchvision_params=torchvision_params,
+    )  # fmt: skip
 
 
 def list_models(pattern: str | None = None) -> list[str]:

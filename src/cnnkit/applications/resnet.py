@@ -1,154 +1,118 @@
-"""ResNet18/34/50/101/152 as torchvision builds them (He et al. 2015, arXiv:1512.03385; "v1.5").
+"""Keras' ResNet50/101/152 (``keras.applications.resnet``): He et al. 2015 (arXiv:1512.03385), "v1".
 
-torchvision's bottleneck puts the stride in the 3x3 convolution (v1.5; the paper and Keras put it in the first
-1x1: see ``keras_resnet.py`` for that variant). Layer names follow torchvision's modules (``conv1``, ``bn1``,
-``layer1_0_conv1``, ``layer1_0_downsample_0``, ``fc``), BatchNorm uses torchvision's epsilon 1e-5 and momentum 0.1
-(Keras momentum 0.9). torchvision pads symmetrically (``padding=1`` on a stride-2 3x3 conv) where Keras'
-``'same'`` would pad only bottom/right, so strided convs get an explicit ZeroPadding2D. The 3x3/2 max pool pads
-with zeros instead of -inf: it follows a ReLU, so every window holds a value >= 0 and the result is the same.
+Keras' architecture with Keras' layer names (``conv1_pad``, ``conv1_conv``, ``conv2_block1_1_conv``...
+``conv5_block3_out``, ``avg_pool``, ``predictions``), so Keras' files load by name and Keras tutorials'
+``get_layer("conv5_block3_out")`` works. The stride of a downsampling block is in its first 1x1 conv (torchvision's
+"v1.5" puts it in the 3x3: that variant is ``ResNet50_TV`` in ``resnet_torchvision.py``), every conv has a bias,
+BatchNorm epsilon is 1.001e-5. torchvision publishes no v1 ResNet, so there is no torchvision converter here.
+Weights: Keras' files (Kaiming He's Caffe model converted), 'caffe' preprocessing.
 
 Example:
-    >>> import cnnkit, numpy as np
-    >>> model = cnnkit.applications.ResNet50(weights="imagenet_v2")  # torchvision's 80.858% top-1 set  # doctest: +SKIP
-    >>> images = np.zeros((1, 224, 224, 3), dtype="float32")  # RGB, 0..255
-    >>> preds = model.predict(cnnkit.applications.resnet.preprocess_input(images))  # doctest: +SKIP
-    >>> cnnkit.applications.resnet.decode_predictions(preds, top=3)  # doctest: +SKIP
+    >>> import cnnkit
+    >>> base = cnnkit.applications.ResNet50(include_top=False, input_shape=(64, 64, 3))
+    >>> base.get_layer("conv5_block3_out").name
+    'conv5_block3_out'
+    >>> model = cnnkit.applications.ResNet50(weights="imagenet")  # Keras' .h5, md5-verified  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import torch
-
 from cnnkit.applications import _builder
-from cnnkit.applications.convert import torchvision_to_cnnkit
 from cnnkit.applications.imagenet_utils import decode_predictions
 from cnnkit.applications.imagenet_utils import preprocess_input as _preprocess
 from cnnkit.applications.registry import register_model
-from cnnkit.applications.weights import torchvision_entry
-from cnnkit.layers import (
-    Add,
-    BatchNormalization,
-    Conv2D,
-    Dense,
-    GlobalAveragePooling2D,
-    MaxPooling2D,
-    ReLU,
-    ZeroPadding2D,
-)
-from cnnkit.models import Model
+from cnnkit.layers import Activation, Add, BatchNormalization, Conv2D, MaxPooling2D, ZeroPadding2D
 
-__all__ = [
-    "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
-    "preprocess_input", "decode_predictions", "from_torchvision", "WEIGHTS",
-]  # fmt: skip
+__all__ = ["ResNet50", "ResNet101", "ResNet152", "preprocess_input", "decode_predictions", "WEIGHTS", "stem"]
 
-# depth -> (block type, blocks per stage, torchvision's published parameter count)
-SPECS = {
-    18: ("basic", (2, 2, 2, 2), 11_689_512),
-    34: ("basic", (3, 4, 6, 3), 21_797_672),
-    50: ("bottleneck", (3, 4, 6, 3), 25_557_032),
-    101: ("bottleneck", (3, 4, 23, 3), 44_549_160),
-    152: ("bottleneck", (3, 8, 36, 3), 60_192_808),
+EPSILON = 1.001e-5
+BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+# keras.applications count_params() with the 1000-class top (BatchNorm moving statistics included) and its trainable
+# part; torchvision has no v1 ResNet to compare with.
+NUM_PARAMS = {50: 25_636_712, 101: 44_707_176, 152: 60_419_944}
+TRAINABLE = {50: 25_583_592, 101: 44_601_832, 152: 60_268_520}
+_MD5 = {  # keras/src/applications/resnet.py WEIGHTS_HASHES (with top, without)
+    50: ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+    101: ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+    152: ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
 }
-_TV = "https://download.pytorch.org/models/"
-_OLD = "https://github.com/pytorch/vision/tree/main/references/classification#resnet"
-_NEW = "https://github.com/pytorch/vision/issues/3995#new-recipe"
+_ACC1 = {50: 74.9, 101: 76.4, 152: 76.6}  # keras.io/api/applications table (Keras' own evaluation)
 WEIGHTS = {
-    "ResNet18": {"imagenet": torchvision_entry(_TV + "resnet18-f37072fd.pth", SPECS[18][2], 69.758, 89.078, _OLD)},
-    "ResNet34": {"imagenet": torchvision_entry(_TV + "resnet34-b627a593.pth", SPECS[34][2], 73.314, 91.420, _OLD)},
-    "ResNet50": {
-        "imagenet": torchvision_entry(_TV + "resnet50-0676ba61.pth", SPECS[50][2], 76.130, 92.862, _OLD),
-        "imagenet_v2": torchvision_entry(_TV + "resnet50-11ad3fa6.pth", SPECS[50][2], 80.858, 95.434, _NEW),
-    },
-    "ResNet101": {
-        "imagenet": torchvision_entry(_TV + "resnet101-63fe2227.pth", SPECS[101][2], 77.374, 93.546, _OLD),
-        "imagenet_v2": torchvision_entry(_TV + "resnet101-cd907fc2.pth", SPECS[101][2], 81.886, 95.780, _NEW),
-    },
-    "ResNet152": {
-        "imagenet": torchvision_entry(_TV + "resnet152-394f9c45.pth", SPECS[152][2], 78.312, 94.046, _OLD),
-        "imagenet_v2": torchvision_entry(_TV + "resnet152-f82ba261.pth", SPECS[152][2], 82.284, 96.002, _NEW),
-    },
-}
-BN_EPSILON, BN_MOMENTUM = 1e-5, 0.9  # torchvision's eps and momentum=0.1 (Keras counts momentum the other way)
+    f"ResNet{d}": _builder.keras_weights(
+        f"resnet/resnet{d}_weights_tf_dim_ordering_tf_kernels", *_MD5[d], preprocessing="caffe",
+        num_params=TRAINABLE[d], acc1=_ACC1[d],
+        source="Keras applications; Kaiming He's Caffe ResNet converted to Keras",
+        licence="MIT (KaimingHe/deep-residual-networks)",
+    )
+    for d in BLOCKS
+}  # fmt: skip
 
 
 def preprocess_input(x: Any, data_format: str | None = None) -> Any:
-    """Scales RGB 0..255 images for torchvision's weights: /255, minus ImageNet mean, over std."""
-    return _preprocess(x, data_format=data_format, mode="torch")
+    """'caffe' preprocessing, as ``keras.applications.resnet``: RGB -> BGR, ImageNet BGR mean subtracted."""
+    return _preprocess(x, data_format=data_format, mode="caffe")
 
 
-def from_torchvision(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """torchvision ResNet state dict -> cnnkit keys: names map 1:1 (dots -> '_'), fc is transposed."""
-    return torchvision_to_cnnkit(state)
+def stem(inputs: Any, *, use_bias: bool = True, batchnorm: bool = True) -> Any:
+    """Keras' ResNet stem: pad 3, 7x7/2 conv [BN, ReLU], pad 1, 3x3/2 max pool (v2 has no BN/ReLU here)."""
+    x = ZeroPadding2D(((3, 3), (3, 3)), name="conv1_pad")(inputs)
+    x = Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1_conv")(x)
+    if batchnorm:
+        x = BatchNormalization(epsilon=EPSILON, name="conv1_bn")(x)
+        x = Activation("relu", name="conv1_relu")(x)
+    x = ZeroPadding2D(((1, 1), (1, 1)), name="pool1_pad")(x)
+    return MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 
-def conv_bn(x: Any, filters: int, kernel: int, strides: int, name: str, bn_name: str, *, epsilon: float = BN_EPSILON,
-            momentum: float = BN_MOMENTUM, relu: str | None = None) -> Any:  # fmt: skip
-    """conv (torch padding k//2, no bias) -> BatchNorm [-> ReLU named `relu`]."""
-    if strides > 1 and kernel > 1:
-        x = ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
-        x = Conv2D(filters, kernel, strides=strides, use_bias=False, name=name)(x)
+def _block(x: Any, filters: int, stride: int, conv_shortcut: bool, name: str) -> Any:
+    """Keras' ``residual_block_v1``; its layer order (shortcut conv first) is Keras' model order."""
+    if conv_shortcut:
+        shortcut = Conv2D(4 * filters, 1, strides=stride, name=f"{name}_0_conv")(x)
+        shortcut = BatchNormalization(epsilon=EPSILON, name=f"{name}_0_bn")(shortcut)
     else:
-        padding = "same" if kernel > 1 else "valid"
-        x = Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False, name=name)(x)
-    x = BatchNormalization(epsilon=epsilon, momentum=momentum, name=bn_name)(x)
-    return ReLU(name=relu)(x) if relu else x
-
-
-def stem(inputs: Any, *, epsilon: float = BN_EPSILON, momentum: float = BN_MOMENTUM) -> Any:
-    """7x7/2 conv, BN, ReLU, 3x3/2 max pool (torchvision's padding 3 and 1)."""
-    x = conv_bn(inputs, 64, 7, 2, "conv1", "bn1", epsilon=epsilon, momentum=momentum, relu="relu")
-    x = ZeroPadding2D(1, name="maxpool_pad")(x)
-    return MaxPooling2D(3, strides=2, name="maxpool")(x)
-
-
-def _block(x: Any, kind: str, planes: int, strides: int, in_channels: int, name: str) -> tuple[Any, int]:
-    expansion = 4 if kind == "bottleneck" else 1
-    out_channels = planes * expansion
-    if kind == "bottleneck":
-        y = conv_bn(x, planes, 1, 1, f"{name}_conv1", f"{name}_bn1", relu=f"{name}_relu1")
-        y = conv_bn(y, planes, 3, strides, f"{name}_conv2", f"{name}_bn2", relu=f"{name}_relu2")
-        y = conv_bn(y, out_channels, 1, 1, f"{name}_conv3", f"{name}_bn3")
-    else:
-        y = conv_bn(x, planes, 3, strides, f"{name}_conv1", f"{name}_bn1", relu=f"{name}_relu1")
-        y = conv_bn(y, planes, 3, 1, f"{name}_conv2", f"{name}_bn2")
-    if strides != 1 or in_channels != out_channels:
-        x = conv_bn(x, out_channels, 1, strides, f"{name}_downsample_0", f"{name}_downsample_1")
-    y = Add(name=f"{name}_add")([y, x])
-    return ReLU(name=f"{name}_relu")(y), out_channels
+        shortcut = x
+    x = Conv2D(filters, 1, strides=stride, name=f"{name}_1_conv")(x)
+    x = BatchNormalization(epsilon=EPSILON, name=f"{name}_1_bn")(x)
+    x = Activation("relu", name=f"{name}_1_relu")(x)
+    x = Conv2D(filters, 3, padding="same", name=f"{name}_2_conv")(x)
+    x = BatchNormalization(epsilon=EPSILON, name=f"{name}_2_bn")(x)
+    x = Activation("relu", name=f"{name}_2_relu")(x)
+    x = Conv2D(4 * filters, 1, name=f"{name}_3_conv")(x)
+    x = BatchNormalization(epsilon=EPSILON, name=f"{name}_3_bn")(x)
+    x = Add(name=f"{name}_add")([shortcut, x])
+    return Activation("relu", name=f"{name}_out")(x)
 
 
 def _resnet(depth: int, include_top: bool, weights: Any, input_tensor: Any, input_shape: Any, pooling: Any,
             classes: int, classifier_activation: Any, name: str) -> Any:  # fmt: skip
     table = WEIGHTS[f"ResNet{depth}"]
-    _builder.check_arguments(weights, table, include_top, classes, pooling)
-    _builder.check_classifier_activation(classifier_activation, weights)
-    inputs = _builder.make_input(input_shape, input_tensor, (224, 224, 3), 32, require_default=False)
-    kind, blocks, _ = SPECS[depth]
-    x, channels = stem(inputs), 64
-    for stage, (planes, count) in enumerate(zip((64, 128, 256, 512), blocks, strict=True), start=1):
-        for i in range(count):
-            strides = 2 if (i == 0 and stage > 1) else 1
-            x, channels = _block(x, kind, planes, strides, channels, f"layer{stage}_{i}")
-    if include_top:
-        x = GlobalAveragePooling2D(name="avgpool")(x)
-        x = Dense(classes, activation=classifier_activation, name="fc")(x)
-    else:
-        x = _builder.apply_pooling(x, pooling)
-    model = Model(inputs, x, name=name)
-    _builder.load_weights(
-        model,
-        weights,
-        table,
-        include_top=include_top,
-        top_layers=("fc",),
-        from_torchvision=from_torchvision,
-        from_keras=None,
-    )
-    return model
+    inputs = _builder.keras_input(weights, table, include_top, classes, pooling, classifier_activation,
+                                  input_shape, input_tensor, 224, 32)  # fmt: skip
+    x = stem(inputs)
+    for stage, (filters, blocks) in enumerate(zip((64, 128, 256, 512), BLOCKS[depth], strict=True), start=2):
+        for b in range(1, blocks + 1):
+            stride = 2 if (b == 1 and stage > 2) else 1
+            x = _block(x, filters, stride, b == 1, f"conv{stage}_block{b}")
+    return _builder.keras_output(inputs, x, include_top=include_top, pooling=pooling, classes=classes,
+                                 classifier_activation=classifier_activation, name=name, weights=weights,
+                                 table=table)  # fmt: skip
+
+
+_DOC = """Builds Keras' {public} ({count:,} parameters with the 1000-class top, as Keras counts them).
+
+    Args:
+        include_top: Whether to include global average pooling (``avg_pool``) and the ``predictions`` layer.
+        weights: ``None``, ``'imagenet'`` (Keras' file; 'caffe' preprocessing) or the path to a Keras ``.h5`` /
+            ``.weights.h5`` saved from ``keras.applications.{public}``, or a cnnkit file.
+        input_tensor: Optional symbolic tensor to use as input.
+        input_shape: ``(height, width, 3)``, default 224x224x3 (fixed with the top and ImageNet weights); >= 32.
+        pooling: With ``include_top=False``: ``None``, ``'avg'`` or ``'max'``.
+        classes: Number of classes (1000 with ImageNet weights and the top).
+        classifier_activation: Activation of ``predictions``; ``None`` returns logits.
+        name: Model name.
+    """
 
 
 def _make(depth: int):
@@ -162,32 +126,16 @@ def _make(depth: int):
         pooling: str | None = None,
         classes: int = 1000,
         classifier_activation: Any = "softmax",
-        name: str = public.lower(),
+        name: str = f"resnet{depth}",
     ) -> Any:
         return _resnet(depth, include_top, weights, input_tensor, input_shape, pooling, classes,
                        classifier_activation, name)  # fmt: skip
 
     builder.__name__ = builder.__qualname__ = public
-    sets = ", ".join(f"``'{k}'`` ({v.metrics['acc@1']}% top-1)" for k, v in WEIGHTS[public].items())
-    builder.__doc__ = f"""Builds torchvision's {public} ({SPECS[depth][2]:,} parameters with the 1000-class top).
-
-    Args:
-        include_top: Whether to include global average pooling and the ``fc`` classifier.
-        weights: ``None``, {sets} (torchvision's files), or a path to a torchvision ``.pth`` or cnnkit file.
-        input_tensor: Optional symbolic tensor to use as input.
-        input_shape: ``(height, width, 3)``, default 224x224x3; any size >= 32 works (global pooling).
-        pooling: With ``include_top=False``: ``None``, ``'avg'`` or ``'max'``.
-        classes: Number of classes (1000 with ImageNet weights and the top).
-        classifier_activation: Activation of ``fc``; ``None`` returns logits (as torchvision).
-        name: Model name.
-    """
-    return register_model(
-        public,
-        family="resnet",
-        num_params=SPECS[depth][2],
-        num_params_source="torchvision ResNet weights table",
-        weights=WEIGHTS[public],
-    )(builder)
+    builder.__doc__ = _DOC.format(public=public, count=NUM_PARAMS[depth])
+    return register_model(public, family="resnet", num_params=TRAINABLE[depth], keras_params=NUM_PARAMS[depth],
+                          num_params_source="keras.applications (trainable weights)",
+                          weights=WEIGHTS[public])(builder)  # fmt: skip
 
 
-ResNet18, ResNet34, ResNet50, ResNet101, ResNet152 = (_make(d) for d in (18, 34, 50, 101, 152))
+ResNet50, ResNet101, ResNet152 = (_make(d) for d in (50, 101, 152))

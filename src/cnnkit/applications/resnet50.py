@@ -1,7 +1,10 @@
-"""Keras-style module alias: ``cnnkit.applications.resnet50`` as ``keras.applications.resnet50``.
+"""``keras.applications.resnet50``: Keras' ResNet50 with 'caffe' preprocessing (the same as ``resnet``).
 
-``ResNet50`` here is torchvision's (the default 'imagenet' weights, 'torch' preprocessing); Keras' own variant and
-its caffe preprocessing are ``cnnkit.applications.keras_resnet``.
+Example:
+    >>> import numpy as np
+    >>> from cnnkit.applications import resnet50
+    >>> resnet50.preprocess_input(np.zeros((1, 4, 4, 3)))[0, 0, 0]  # BGR, ImageNet mean subtracted
+    array([-103.939, -116.779, -123.68 ], dtype=float32)
 """
 
 from cnnkit.applications.resnet import ResNet50, decode_predictions, preprocess_input

@@ -1,4 +1,7 @@
-"""VGG11/13/16/19 and their BatchNorm variants (Simonyan & Zisserman 2014, arXiv:1409.1556).
+"""VGG11/13/16/19 and their BatchNorm variants as torchvision builds them (Simonyan & Zisserman 2014).
+
+Registered as ``VGG11``, ``VGG13``, ``VGG16_TV``, ``VGG19_TV`` and ``VGG11_BN`` ... ``VGG19_BN``: the plain names
+``VGG16``/``VGG19`` are Keras' models with Keras' layer names (``vgg16.py``, which also converts torchvision files).
 
 One layer structure loads both torchvision's and Keras' weights: torchvision's module names (``features_0``,
 ``classifier_0``...) and, as Keras' VGG16/VGG19, no adaptive pooling before the classifier. torchvision's
@@ -9,8 +12,8 @@ BatchNorm variants put BN after every conv with torchvision's epsilon 1e-5 (thei
 
 Example:
     >>> import cnnkit, numpy as np
-    >>> base = cnnkit.applications.VGG16(weights="imagenet", include_top=False)  # doctest: +SKIP
-    >>> x = cnnkit.applications.vgg16.preprocess_input(np.zeros((1, 224, 224, 3)))  # torchvision weights: mean/std
+    >>> base = cnnkit.applications.VGG16_TV(weights="imagenet", include_top=False)  # doctest: +SKIP
+    >>> x = cnnkit.applications.vgg.preprocess_input(np.zeros((1, 224, 224, 3)))  # torchvision weights: mean/std
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from cnnkit.layers import Activation, BatchNormalization, Conv2D, Dense, Dropout
 from cnnkit.models import Model
 
 __all__ = [
-    "VGG11", "VGG13", "VGG16", "VGG19", "VGG11_BN", "VGG13_BN", "VGG16_BN", "VGG19_BN",
+    "VGG11", "VGG13", "VGG16_TV", "VGG19_TV", "VGG11_BN", "VGG13_BN", "VGG16_BN", "VGG19_BN",
     "preprocess_input", "decode_predictions", "from_torchvision", "from_keras", "WEIGHTS",
 ]  # fmt: skip
 
@@ -55,32 +58,19 @@ _TV_FILES = {
     (16, False): ("vgg16-397923af.pth", 71.592, 90.382), (16, True): ("vgg16_bn-6c64b313.pth", 73.360, 91.516),
     (19, False): ("vgg19-dcbb9e9d.pth", 72.376, 90.876), (19, True): ("vgg19_bn-c79401a0.pth", 74.218, 91.842),
 }  # fmt: skip
-_KERAS_FILES = {  # Keras applications (md5 as published in keras/src/applications/vgg16.py, vgg19.py)
-    16: ("vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5", "64373286793e3c8b2b4e3219cbf3544b"),
-    19: ("vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5", "cbe5617147190e668d6c5d5026f83318"),
-}
 
 
 def _weights_table(depth: int, bn: bool) -> dict[str, WeightsEntry]:
     file, acc1, acc5 = _TV_FILES[(depth, bn)]
     table = {"imagenet": torchvision_entry(_TV + file, NUM_PARAMS[(depth, bn)], acc1, acc5, _TV_RECIPE)}
-    if not bn and depth in _KERAS_FILES:
-        path, md5 = _KERAS_FILES[depth]
-        table["keras_imagenet"] = WeightsEntry(
-            url="https://storage.googleapis.com/tensorflow/keras-applications/" + path,
-            sha256=None,  # Keras publishes only the md5 of its files
-            md5=md5,
-            layout="keras_h5",
-            preprocessing="caffe",
-            classes="imagenet",
-            num_params=NUM_PARAMS[(depth, bn)],
-            source="Keras applications; the Oxford VGG team's Caffe weights converted to Keras",
-            licence="CC BY 4.0 (Oxford Visual Geometry Group)",
-        )
     return table
 
 
-WEIGHTS = {f"VGG{d}{'_BN' if bn else ''}": _weights_table(d, bn) for d in CONFIGS for bn in (False, True)}
+def _public(depth: int, bn: bool) -> str:
+    return f"VGG{depth}" + ("_BN" if bn else ("_TV" if depth in (16, 19) else ""))
+
+
+WEIGHTS = {_public(d, bn): _weights_table(d, bn) for d in CONFIGS for bn in (False, True)}
 _TOP = ("classifier_0", "classifier_3", "classifier_6")
 _BLOCK_CONVS = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4), 11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2)}
 
@@ -136,7 +126,7 @@ def from_keras(layers: OrderedDict[str, list[np.ndarray]], depth: int) -> dict[s
 
 def _vgg(depth: int, bn: bool, include_top: bool, weights: Any, input_tensor: Any, input_shape: Any, pooling: Any,
          classes: int, classifier_activation: Any, dropout: float, name: str) -> Any:  # fmt: skip
-    table = WEIGHTS[f"VGG{depth}{'_BN' if bn else ''}"]
+    table = WEIGHTS[_public(depth, bn)]
     _builder.check_arguments(weights, table, include_top, classes, pooling)
     _builder.check_classifier_activation(classifier_activation, weights)
     pretrained_top = include_top and _builder.is_named(weights, table)
@@ -193,7 +183,7 @@ _DOC = """Builds {title} ({count:,} parameters with the 1000-class top, as torch
 
 
 def _make(depth: int, bn: bool):
-    public = f"VGG{depth}{'_BN' if bn else ''}"
+    public = _public(depth, bn)
 
     def builder(
         include_top: bool = True,
@@ -204,7 +194,7 @@ def _make(depth: int, bn: bool):
         classes: int = 1000,
         classifier_activation: Any = "softmax",
         dropout: float = 0.5,
-        name: str = public.lower(),
+        name: str = f"vgg{depth}" + ("_bn" if bn else ""),
     ) -> Any:
         return _vgg(depth, bn, include_top, weights, input_tensor, input_shape, pooling, classes,
                     classifier_activation, dropout, name)  # fmt: skip
@@ -213,17 +203,18 @@ def _make(depth: int, bn: bool):
     builder.__doc__ = _DOC.format(
         title=f"VGG{depth}" + (" with BatchNorm" if bn else ""),
         count=NUM_PARAMS[(depth, bn)],
-        keras=", or 'keras_imagenet' for Keras' file" if depth in _KERAS_FILES and not bn else "",
+        keras="",
         files="" if bn else "a Keras ``.h5``/``.weights.h5``, ",
     )
     return register_model(
         public,
         family="vgg",
         num_params=NUM_PARAMS[(depth, bn)],
+        torchvision_params=NUM_PARAMS[(depth, bn)],
         num_params_source="torchvision VGG weights table",
         weights=WEIGHTS[public],
     )(builder)
 
 
-VGG11, VGG13, VGG16, VGG19 = (_make(d, False) for d in (11, 13, 16, 19))
+VGG11, VGG13, VGG16_TV, VGG19_TV = (_make(d, False) for d in (11, 13, 16, 19))
 VGG11_BN, VGG13_BN, VGG16_BN, VGG19_BN = (_make(d, True) for d in (11, 13, 16, 19))

@@ -179,7 +179,20 @@ def fetch_weights(
     name = url.rsplit("/", 1)[-1].split("?", 1)[0]
     target = folder / name
     if target.is_file():
-        return target  # only verified files are ever moved into the cache
+        # Downloads are verified before they are moved in, but a file can also be copied into the cache by hand
+        # (offline machines): it is hashed like a download, so a wrong file under the right name never loads.
+        sha_hex, md5_hex = _digests(target)
+        try:
+            _check(name, sha_hex, md5_hex, sha256, md5, f"cached at {target}")
+        except ValueError as exc:
+            raise ValueError(
+                str(exc)
+                .replace("; it was not kept", "")
+                .replace(" Retry the download, or check the URL.", "")
+                .replace(" Retry the download.", "")
+                + f" Delete {target} to download it again, or copy the published file there."
+            ) from None
+        return target
     try:
         return download(url, target, sha256=sha256, md5=md5, progress=progress, timeout=timeout)
     except DownloadError as exc:

@@ -22,11 +22,17 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
     return p
 
 
+def _count(n: int | None) -> str:
+    return f"{n:,}" if n else "-"
+
+
 def run(args: argparse.Namespace) -> int:
     rows = []
     for name in list_models(args.pattern):
         e = get_model_entry(name)
-        rows.append({"name": name, "family": e.family, "params": e.num_params, "weights": sorted(e.weights)})
+        rows.append({"name": name, "family": e.family, "params": e.num_params, "keras_params": e.keras_params,
+                     "torchvision_params": e.torchvision_params,
+                     "weights": sorted(k for k, w in e.weights.items() if w.include_top)})  # fmt: skip
     if args.json:
         print_json(rows)
         return 0
@@ -35,17 +41,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         table(
-            ["model", "family", "parameters", "weights"],
+            ["model", "family", "parameters", "keras_params", "torchvision_params", "weights"],
             [
-                [r["name"], r["family"], f"{r['params']:,}" if r["params"] else "-", ", ".join(r["weights"]) or "-"]
+                [
+                    r["name"],
+                    r["family"],
+                    _count(r["params"]),
+                    _count(r["keras_params"]),
+                    _count(r["torchvision_params"]),
+                    ", ".join(r["weights"]) or "-",
+                ]
                 for r in rows
-            ],
+            ],  # fmt: skip
         )
-    )
-    print(
-        "\nparameters: the published count (torchvision's, trainable weights only). model.count_params() counts as "
-        "Keras does,\nBatchNorm's moving mean and variance included, so it is larger for models with BatchNorm "
-        "(ResNet20: 269,722 here, 271,098)."
     )
     print(f"\n{len(rows)} models. Train one: cnnkit train DATA_DIR --model NAME [--pretrained]")
     return 0
