@@ -252,16 +252,19 @@ def load_json(data: bytes | str, what: str, max_bytes: int = MAX_JSON_BYTES, max
         ) from None
 
 
-def _h5_error(path: str, problem: str) -> UnsafeFileError:
+def _h5_error(source: str, problem: str) -> UnsafeFileError:
+    # ``source`` is already a display string (the quoted path, or "'x.keras' (model.weights.h5)").
     return UnsafeFileError(
-        f"The HDF5 file {path!r} is refused: {problem}. Expected a self-contained weights file (datasets stored in "
-        "the file itself). Received: path="
-        f"{path!r}. Save the weights again with save_weights(), and do not load HDF5 files from untrusted sources."
+        f"The HDF5 file {source} is refused: {problem}. Expected a self-contained weights file (datasets stored in "
+        f"the file itself). Received: path={source}. Save the weights again with save_weights(), and do not load "
+        "HDF5 files from untrusted sources."
     )
 
 
 def check_hdf5(h5file: Any, path: str, max_dataset_bytes: int = MAX_DATASET_BYTES) -> None:
     """Walks every link of an open ``h5py.File`` and refuses what could read other files or memory.
+
+    ``path`` is how messages name the file (e.g. ``repr(filename)``).
 
     Refused: external links (they open another file), soft links whose target is not an object of this file,
     datasets with external raw storage (their bytes live in any file on the machine), virtual datasets (made of
