@@ -1,8 +1,8 @@
 """The README's install, as a user runs it: a fresh venv with only `pip install torch==2.13.0 && pip install -e .`.
 
 No extras, no system site-packages: `cnnkit train`, `demo`, `explain` and `report` work, and `export` names the extra
-to install. pip takes torch and the rest from its local wheel cache and find-links (pip.conf), so nothing large is downloaded;
-unpacking torch takes a few minutes on a busy 2-core machine.
+to install. pip takes torch and the rest from its local wheel cache and find-links (pip.conf), so nothing large is
+downloaded; unpacking torch takes minutes on a busy 2-core machine (15 min with the cores shared, load ~15).
 """
 
 from __future__ import annotations
