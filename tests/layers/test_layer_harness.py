@@ -54,6 +54,31 @@ CASES = [
     (L.Minimum, {}, [(2, 5), (2, 5)], (2, 5)),
     (L.Concatenate, {}, [(2, 4, 4, 3), (2, 4, 4, 2)], (2, 4, 4, 5)),
     (L.Concatenate, {"axis": 1}, [(2, 3), (2, 4)], (2, 7)),
+    # issue 11
+    (L.SeparableConv2D, {"filters": 4, "kernel_size": 3}, (2, 7, 7, 3), (2, 5, 5, 4)),
+    (
+        L.SeparableConv2D,
+        {"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same", "depth_multiplier": 2},
+        (2, 8, 7, 3),
+        (2, 4, 4, 4),
+    ),
+    (L.DepthwiseConv2D, {"kernel_size": 3, "depth_multiplier": 2}, (2, 6, 6, 3), (2, 4, 4, 6)),
+    (L.DepthwiseConv2D, {"kernel_size": (3, 2), "strides": 2, "padding": "same"}, (2, 7, 6, 3), (2, 4, 3, 3)),
+    (L.Conv2DTranspose, {"filters": 4, "kernel_size": 3}, (2, 5, 5, 3), (2, 7, 7, 4)),
+    (L.Conv2DTranspose, {"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same"}, (2, 4, 5, 3), (2, 8, 10, 2)),
+    (L.Conv2DTranspose, {"filters": 2, "kernel_size": 2, "strides": 3}, (2, 3, 3, 1), (2, 9, 9, 2)),
+    (L.Conv1D, {"filters": 4, "kernel_size": 3}, (2, 9, 3), (2, 7, 4)),
+    (L.Conv1D, {"filters": 4, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, (2, 9, 3), (2, 9, 4)),
+    (L.Conv1D, {"filters": 4, "kernel_size": 4, "strides": 2, "padding": "same"}, (2, 9, 3), (2, 5, 4)),
+    (L.GlobalAveragePooling1D, {}, (2, 5, 3), (2, 3)),
+    (L.GlobalMaxPooling1D, {"keepdims": True}, (2, 5, 3), (2, 1, 3)),
+    (L.LayerNormalization, {}, (2, 5, 4), (2, 5, 4)),
+    (L.LayerNormalization, {"axis": [1, 2], "center": False}, (2, 3, 4), (2, 3, 4)),
+    (L.GroupNormalization, {"groups": 2}, (2, 4, 4, 6), (2, 4, 4, 6)),
+    (L.SpatialDropout2D, {"rate": 0.3}, (2, 4, 4, 3), (2, 4, 4, 3)),
+    (L.PReLU, {}, (2, 5, 3), (2, 5, 3)),
+    (L.PReLU, {"shared_axes": [1, 2], "alpha_initializer": "ones"}, (2, 4, 4, 3), (2, 4, 4, 3)),
+    (L.ELU, {"alpha": 0.5}, (2, 4), (2, 4)),
 ]
 
 

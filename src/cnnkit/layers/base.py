@@ -8,51 +8,34 @@ memory); ``get_weights``/``set_weights`` speak Keras' layout (kh, kw, in, out) s
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from cnnkit import initializers
+from cnnkit import constraints, initializers
 from cnnkit.common.naming import to_snake_case, unique_name
+from cnnkit.layers.args import (
+    _KERAS_ORDER,
+    _LEGACY_ORDER,
+    InputSpec,
+    WeightInfo,
+    _device_of,
+    _fmt,  # noqa: F401 -- re-exported: other rooms import it from here
+    _is_number_list,
+    _marking_built,
+    _unexpected_arguments,
+    _unique,
+    _with_batch_none,
+    check_input_spec,
+)
 from cnnkit.layers.registry import register_layer
-from cnnkit.layers.symbolic import KerasTensor, Node, flatten, is_symbolic, shape_of
+from cnnkit.layers.symbolic import KerasTensor, Node, PositionalArgs, flatten, is_symbolic, shape_of
+from cnnkit.layers.variable import NonTrainableVariable, Variable, make_variable
 
 _CONTEXT = threading.local()  # the `training` flag of the outermost call, inherited by nested calls (as Keras)
-
-
-@dataclass
-class WeightInfo:
-    created_trainable: bool
-    layout: tuple[int, ...] | None  # permutation from Keras' layout to ours; None when they are the same
-    regularizer: Any = None
-
-
-@dataclass
-class InputSpec:
-    """What a layer accepts: a number of axes, and fixed sizes for some axes once built."""
-
-    ndim: int | None = None
-    min_ndim: int | None = None
-    axes: dict[int, int] | None = None
-    description: str = ""
-
-
-def _unexpected_arguments(cls: type, kwargs: dict[str, Any]) -> TypeError:
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs", "args")]
-    accepted += [p for p in ("name", "trainable", "dtype", "input_shape", "input_dim") if p not in accepted]
-    parts = []
-    for key in kwargs:
-        close = difflib.get_close_matches(key, accepted, n=1)
-        parts.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    return TypeError(
-        f"{cls.__name__} got unexpected keyword argument(s) {', '.join(parts)}. "
-        f"Accepted arguments: {', '.join(accepted)}."
-    )
 
 
 class Layer(torch.nn.Module):
@@ -74,6 +57,8 @@ class Layer(torch.nn.Module):
         cls._call_accepts_training = "training" in params or any(
             p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
         )
+        if "build" in cls.__dict__ and not getattr(cls.__dict__["build"], "_marks_built", False):
+            cls.build = _marking_built(cls.__dict__["build"])
 
     def __init__(
         self,
@@ -92,6 +77,8 @@ class Layer(torch.nn.Module):
             raise _unexpected_arguments(type(self), kwargs)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
+        if isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicy":  # Keras 3's config form
+            dtype = (dtype.get("config") or {}).get("name")
         if dtype not in (None, "float32"):
             raise ValueError(
                 f"Unsupported dtype for layer weights. Expected 'float32' (use cnnkit.mixed_precision for "
@@ -121,27 +108,94 @@ class Layer(torch.nn.Module):
         self._name = value
 
     # ----------------------------------------------------------------------------------------------- weights
-    def add_weight(
+    def add_weight(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """Create a weight, with Keras 3's arguments: ``add_weight(shape=None, initializer=None, dtype=None,
+        trainable=True, autocast=True, regularizer=None, constraint=None, aggregation='none', name=None)``.
+
+        ``name`` is optional (Keras' default names: ``variable``, ``variable_1``...). A leading string is read as the
+        name, in the order ``(name, shape, initializer, trainable, regularizer)`` of Keras 2 and cnnkit 0.x.
+        ``layout`` (cnnkit only, keyword) permutes the Keras shape to the stored layout. The weight is a
+        :class:`~cnnkit.layers.variable.Variable`: ``w.name``, ``w.path``, ``w.numpy()``, ``w.value``, ``w.assign()``.
+        """
+        order = _LEGACY_ORDER if args and isinstance(args[0], str) else _KERAS_ORDER
+        if len(args) > len(order):
+            raise TypeError(f"add_weight() takes at most {len(order)} positional arguments. Received: {len(args)}.")
+        for key, value in zip(order, args):
+            if key in kwargs:
+                raise TypeError(f"add_weight() got multiple values for argument {key!r}. Pass it once.")
+            kwargs[key] = value
+        return self._create_weight(**kwargs)
+
+    def _create_weight(
         self,
-        name: str,
-        shape: tuple[int, ...],
-        initializer: Any = "glorot_uniform",
+        shape: tuple[int, ...] | None = None,
+        initializer: Any = None,
+        dtype: Any = None,
         trainable: bool = True,
+        autocast: bool = True,
         regularizer: Any = None,
+        constraint: Any = None,
+        aggregation: str = "none",
+        overwrite_with_gradient: bool = False,
+        name: str | None = None,
         layout: tuple[int, ...] | None = None,
     ) -> torch.Tensor:
-        """Create a weight of Keras shape ``shape``; ``layout`` permutes it to the stored layout."""
-        value = initializers.get(initializer)(tuple(int(d) for d in shape), torch.float32)
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        if name is None:
+            name = unique_name("variable")
+        if not isinstance(name, str) or not name.isidentifier() or name in self._weight_info:
+            raise ValueError(
+                f"Invalid weight name for layer {self.name!r}. Expected a new Python identifier. Received: "
+                f"name={name!r}. Choose another name (each weight of a layer needs its own)."
+            )
+        from_keras = initializers.get("glorot_uniform" if initializer is None else initializer)
+        value = from_keras(shape, torch.float32)
         if layout is not None:
             value = value.permute(layout)
         memory_format = torch.channels_last if value.ndim == 4 else torch.contiguous_format
         value = value.contiguous(memory_format=memory_format)
+        weight = make_variable(value, trainable, self._trainable, name, f"{self.name}/{name}", layout)
+        weight.constraint = constraints.get(constraint)  # applied by the optimizer after each step, as in Keras
+        weight.regularizer = regularizer
         if trainable:
-            setattr(self, name, torch.nn.Parameter(value, requires_grad=self._trainable))
+            self.register_parameter(name, weight)
         else:
-            self.register_buffer(name, value)
-        self._weight_info[name] = WeightInfo(trainable, layout, regularizer)
-        return getattr(self, name)
+            self.register_buffer(name, weight)
+        self._weight_info[name] = WeightInfo(trainable, layout, regularizer, weight.constraint)
+        return weight
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # `self.w = self.add_weight(name="kernel", ...)` (the Keras idiom): keep one weight under its own name and
+        # make `w` an alias, so state_dict, get_weights and saving see it once.
+        if isinstance(value, (Variable, NonTrainableVariable)) and "_weight_info" in self.__dict__:
+            own = value.name in self._weight_info and getattr(self, value.name) is value
+            if own and name == value.name:
+                return
+            if own:
+                self.__dict__.setdefault("_weight_aliases", {})[name] = value.name
+                return
+        super().__setattr__(name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        aliases = self.__dict__.get("_weight_aliases")
+        if aliases and name in aliases:
+            return getattr(self, aliases[name])
+        return super().__getattr__(name)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        # .to(device)/.half() may replace a weight with a plain tensor: wrap it again so it keeps its Keras face.
+        result = super()._apply(fn, recurse)
+        for n, info in self._weight_info.items():
+            t = getattr(self, n)
+            if isinstance(t, (Variable, NonTrainableVariable)):
+                continue
+            path = f"{self.name}/{n}"
+            if info.created_trainable:
+                self._parameters[n] = Variable(t.data, t.requires_grad, name=n, path=path, layout=info.layout)
+            else:
+                self._buffers[n] = NonTrainableVariable(t, name=n, path=path, layout=info.layout)
+            getattr(self, n).constraint = info.constraint
+        return result
 
     def _sublayers(self) -> list[Layer]:
         return [m for m in self._modules.values() if isinstance(m, Layer)]
@@ -284,10 +338,17 @@ class Layer(torch.nn.Module):
         self.built = True
         self._build_input_shape = input_shape
 
-    def compute_output_shape(self, input_shape: Any) -> Any:
-        """The output shape for ``input_shape``; the default runs the layer once on zeros of that shape."""
+    def compute_output_shape(self, input_shape: Any, *more_shapes: Any) -> Any:
+        """The output shape for ``input_shape``; the default runs the layer once on zeros of that shape.
+
+        A layer whose ``call`` takes several tensors (``layer(a, b)``) gets one shape per tensor.
+        """
+        if isinstance(input_shape, PositionalArgs):
+            input_shape, more_shapes = input_shape[0], (*input_shape[1:], *more_shapes)
 
         def zeros(shape):
+            if isinstance(shape, list):
+                return [zeros(s) for s in shape]
             if any(d is None for d in shape[1:]):
                 raise ValueError(
                     f"Layer {self.name!r} ({type(self).__name__}) cannot infer its output shape for input shape "
@@ -295,35 +356,12 @@ class Layer(torch.nn.Module):
                 )
             return torch.zeros((1, *shape[1:]), device=_device_of(self))
 
-        dummy = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
         with torch.no_grad():
-            out = self(dummy)
+            out = self(zeros(input_shape), *(zeros(s) for s in more_shapes))
         return [(None, *o.shape[1:]) for o in out] if isinstance(out, (list, tuple)) else (None, *out.shape[1:])
 
     def _check_input_spec(self, input_shape: Any) -> None:
-        spec = self.input_spec
-        if spec is None or isinstance(input_shape, list):
-            return
-        shape = tuple(input_shape)
-        what = f"Layer {self.name!r} ({type(self).__name__})"
-        if spec.ndim is not None and len(shape) != spec.ndim:
-            hint = " Add a batch axis: x[None]." if len(shape) == spec.ndim - 1 else " Reshape the input."
-            raise ValueError(
-                f"{what} expects a {spec.ndim}D input {spec.description}. Received: shape={_fmt(shape)}.{hint}".replace(
-                    "  ", " "
-                )
-            )
-        if spec.min_ndim is not None and len(shape) < spec.min_ndim:
-            raise ValueError(
-                f"{what} expects an input with at least {spec.min_ndim} axes {spec.description}. "
-                f"Received: shape={_fmt(shape)}. Reshape the input.".replace("  ", " ")
-            )
-        for axis, size in (spec.axes or {}).items():
-            if shape[axis] is not None and shape[axis] != size:
-                raise ValueError(
-                    f"{what} was built for inputs whose axis {axis} has size {size}. Received: shape={_fmt(shape)}. "
-                    f"Feed inputs of the size it was built for, or create a new layer."
-                )
+        check_input_spec(self, input_shape)
 
     # ----------------------------------------------------------------------------------------------- calling
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -333,7 +371,9 @@ class Layer(torch.nn.Module):
             inputs = kwargs.pop("inputs")
         else:
             raise TypeError(f"Layer {self.name!r} was called without inputs. Call it as layer(x).")
-        if is_symbolic(inputs):
+        if type(inputs) is PositionalArgs:  # a functional node of `layer(a, b)` replays its positional tensors
+            inputs, args = inputs[0], (*inputs[1:], *args)
+        if is_symbolic(inputs) or (args and is_symbolic(list(args))):
             return self._call_symbolic(inputs, *args, **kwargs)
         inputs = self._convert_inputs(inputs)
         if self.input_spec is not None and isinstance(inputs, torch.Tensor):
@@ -384,21 +424,27 @@ class Layer(torch.nn.Module):
             self.to(leaves[0].device)
 
     def _call_symbolic(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if args:
+        positional = bool(args)
+        if positional and not all(isinstance(a, KerasTensor) for a in (inputs, *args)):
             raise TypeError(
-                f"Layer {self.name!r}: in the functional API pass extra call arguments by keyword "
-                f"(e.g. training=False). Received {len(args)} extra positional argument(s)."
+                f"Layer {self.name!r}: in the functional API the positional arguments of a call must all be symbolic "
+                f"tensors (layer(a, b)). Received {len(args)} extra positional argument(s), not all symbolic. Pass "
+                f"other call arguments by keyword (e.g. training=False)."
             )
         input_shape = shape_of(inputs)
         self._maybe_build(input_shape)
         self._check_input_spec(input_shape)
-        output_shape = self.compute_output_shape(input_shape)
+        if positional:
+            output_shape = self.compute_output_shape(input_shape, *(shape_of(a) for a in args))
+        else:
+            output_shape = self.compute_output_shape(input_shape)
         multi = isinstance(output_shape, list)
+        structure = "args" if positional else "list" if isinstance(inputs, (list, tuple)) else "single"
         node = Node(
             layer=self,
-            inputs=flatten(inputs),
+            inputs=flatten([inputs, *args]) if positional else flatten(inputs),
             outputs=[],
-            inputs_structure="list" if isinstance(inputs, (list, tuple)) else "single",
+            inputs_structure=structure,
             outputs_structure="list" if multi else "single",
             kwargs=dict(kwargs),
         )
@@ -440,40 +486,6 @@ class Layer(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
-
-
-def _unique(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    seen, out = set(), []
-    for t in tensors:
-        if id(t) not in seen:
-            seen.add(id(t))
-            out.append(t)
-    return out
-
-
-def _with_batch_none(shape: Any) -> Any:
-    if isinstance(shape, list):
-        return [_with_batch_none(s) for s in shape]
-    shape = tuple(shape)
-    return (None, *shape[1:]) if shape else shape
-
-
-def _device_of(layer: torch.nn.Module) -> torch.device:
-    for t in layer.parameters():
-        return t.device
-    for t in layer.buffers():
-        return t.device
-    return torch.device("cpu")
-
-
-def _fmt(shape: tuple) -> str:
-    return "(" + ", ".join("None" if d is None else str(int(d)) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _is_number_list(x: Any) -> bool:
-    while isinstance(x, (list, tuple)) and x:
-        x = x[0]
-    return isinstance(x, (int, float, np.number))
 
 
 __all__ = ["Layer", "InputSpec", "register_layer", "KerasTensor"]

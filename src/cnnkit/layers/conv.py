@@ -7,7 +7,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from cnnkit import activations, initializers, regularizers
+from cnnkit import activations, constraints, initializers, regularizers
 from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.conv_utils import normalize_padding, normalize_tuple, output_length, same_padding
 from cnnkit.layers.core import _data_format
@@ -43,6 +43,8 @@ class Conv2D(Layer):
         kernel_regularizer: Any = None,
         bias_regularizer: Any = None,
         activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -71,6 +73,8 @@ class Conv2D(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.input_spec = InputSpec(
             ndim=4, description=_IMAGE if self.data_format == "channels_last" else "(batch, channels, height, width)"
         )
@@ -90,10 +94,21 @@ class Conv2D(Layer):
             )
         shape = (*self.kernel_size, channels // self.groups, self.filters)
         self.add_weight(
-            "kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer, layout=KERAS_TO_TORCH_KERNEL
+            "kernel",
+            shape,
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            layout=KERAS_TO_TORCH_KERNEL,
+            constraint=self.kernel_constraint,
         )
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer)
+            self.add_weight(
+                "bias",
+                (self.filters,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
         self.input_spec = InputSpec(
             ndim=4, axes={self._channel_axis: int(channels)}, description=self.input_spec.description
         )
@@ -170,6 +185,8 @@ class Conv2D(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 

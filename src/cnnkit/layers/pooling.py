@@ -150,3 +150,44 @@ MaxPool2D, AvgPool2D, GlobalAvgPool2D, GlobalMaxPool2D = (
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
 )
+
+
+class _GlobalPooling1D(Layer):
+    def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(data_format)
+        self.keepdims = keepdims
+        self.input_spec = InputSpec(ndim=3, description="(batch, steps, features)")
+
+    @property
+    def _axis(self) -> int:
+        return 1 if self.data_format == "channels_last" else 2
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        if self.keepdims:
+            shape[self._axis] = 1
+            return tuple(shape)
+        return tuple(d for i, d in enumerate(shape) if i != self._axis)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+@register_layer
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    """Mean over the steps axis: (batch, steps, features) -> (batch, features)."""
+
+    def call(self, inputs):
+        return inputs.mean(dim=self._axis, keepdim=self.keepdims)
+
+
+@register_layer
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    """Max over the steps axis: (batch, steps, features) -> (batch, features)."""
+
+    def call(self, inputs):
+        return inputs.amax(dim=self._axis, keepdim=self.keepdims)
+
+
+GlobalAvgPool1D, GlobalMaxPool1D = GlobalAveragePooling1D, GlobalMaxPooling1D

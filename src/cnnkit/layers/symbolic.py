@@ -41,12 +41,18 @@ class Node:
     layer: Any
     inputs: list[KerasTensor]
     outputs: list[KerasTensor]
-    inputs_structure: str = "single"  # 'single' or 'list'
+    inputs_structure: str = "single"  # 'single', 'list', or 'args' (the call was layer(a, b))
     outputs_structure: str = "single"
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def pack_inputs(self, values: list) -> Any:
+        if self.inputs_structure == "args":
+            return PositionalArgs(values)
         return values[0] if self.inputs_structure == "single" else list(values)
+
+
+class PositionalArgs(tuple):
+    """The tensors of a ``layer(a, b)`` call, replayed by a functional model; ``Layer.__call__`` unpacks them."""
 
 
 def flatten(x: Any) -> list:

@@ -218,7 +218,8 @@ class Functional(Model):
 
         for node in config["nodes"]:
             args = [tensor(r) for r in node["args"]]
-            out = layers[node["layer"]](args[0] if node["structure"] == "single" else args, **node["kwargs"])
+            packed = args if node["structure"] == "args" else [args[0] if node["structure"] == "single" else args]
+            out = layers[node["layer"]](*packed, **node["kwargs"])  # 'args': the node was layer(a, b)
             produced[node["layer"]].append(out if isinstance(out, list) else [out])
         inputs = [tensor(r) for r in config["inputs"]]
         outputs = [tensor(r) for r in config["outputs"]]

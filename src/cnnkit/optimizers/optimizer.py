@@ -359,6 +359,10 @@ class Optimizer:
             f32 = np.float32
             torch._foreach_mul_(decayed, float(f32(1.0) - f32(self.weight_decay) * f32(lr)))
         self._update(params, grads, slots, lr, self._iterations + 1)
+        for p in params:  # Keras projects a constrained weight (kernel_constraint=MaxNorm(2)) after each update
+            constraint = getattr(p, "constraint", None)
+            if constraint is not None:
+                p.assign(constraint(p.value.detach()))  # a cnnkit Variable: Keras' layout, in place
         self._iterations += 1
 
     def _clip_gradients(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from cnnkit.data import augment as A
@@ -265,6 +266,20 @@ class Resizing(_ImageLayer):
         self.crop_to_aspect_ratio, self.pad_to_aspect_ratio = bool(crop_to_aspect_ratio), bool(pad_to_aspect_ratio)
         self.fill_mode = _check_choice(fill_mode, ("constant",), "fill_mode", "Resizing")
         self.fill_value, self.antialias = float(fill_value), bool(antialias)
+
+    def _convert_inputs(self, inputs: Any) -> Any:
+        # Keras keeps an integer image's dtype (a uint8 batch resizes to uint8): do not make NumPy input float32.
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "ui" and inputs.dtype != np.uint64:
+            return torch.from_numpy(np.ascontiguousarray(inputs))
+        return super()._convert_inputs(inputs)
+
+    def call(self, inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
+        out = super().call(inputs, training)
+        if inputs.is_floating_point() or out.dtype == inputs.dtype:
+            return out
+        # As Keras: round, clamp to the integer range (a saturating cast), then cast back.
+        info = torch.iinfo(inputs.dtype)
+        return out.round().clamp(info.min, info.max).to(inputs.dtype)
 
     def transform(self, images, training):
         return A.resize(images, (self.height, self.width), self.interpolation, self.crop_to_aspect_ratio,
