@@ -45,13 +45,18 @@ class BackupAndRestore(Callback):
         self.restored_from: tuple[int, int] | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        # Under DDP every rank restores rank 0's backup: the ranks hold the same state at every step (metrics are
-        # computed on the global batch), so one file resumes them all.
-        state = self.manager.load_latest()
+        # A backup that passes its hash but does not fit the model (forged, or another architecture's) falls back to
+        # the previous one, like a damaged file does. Under DDP every rank restores rank 0's backup: the ranks hold
+        # the same state at every step (metrics are computed on the global batch), so one file resumes them all.
+        state = self.manager.load_latest(apply=self._restore)
         if state is not None:
-            self.model.trainer.restore_checkpoint_state(state)
             self.restored_from = tuple(state["position"])
         barrier()  # no rank writes a new backup before every rank has read the one it resumes from
+
+    def _restore(self, state: dict) -> None:
+        position = tuple(int(p) for p in state["position"])
+        self.model.trainer.restore_checkpoint_state(state)
+        self.restored_from = position
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.save_freq != "epoch" and self.model.trainer.global_step % self.save_freq == 0:

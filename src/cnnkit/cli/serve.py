@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import socket
 import sys
 from typing import Any
 
@@ -39,7 +40,34 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
     return p
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """A busy port is a user's to fix: say so (exit 2) before loading the model, instead of the server's own exit."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # the server reports an unknown host itself
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is not busy
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise ValueError(
+                f"Cannot listen on {host}:{port} ({e.strerror or e}). Expected a free port on an address of this "
+                f"machine. Received: --host {host} --port {port}. Stop the program using it or choose another --port "
+                "(0 picks a free one)."
+            ) from None
+
+
 def run(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise ValueError(
+            f"--port is out of range. Expected 0 to 65535 (0 picks a free port). Received: --port {args.port}. "
+            "Pass e.g. --port 8000."
+        )
+    _check_port_free(args.host, args.port)
     missing = [m for m in SERVE_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         raise ValueError(

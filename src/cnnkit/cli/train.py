@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from typing import Any
 
@@ -44,20 +45,49 @@ def add_train_options(p: argparse.ArgumentParser, epochs: int = 10) -> None:
     p.add_argument("--patience", type=int, default=3, help="early stopping: epochs without improvement (3)")
 
 
+# Upper bounds a user can reach by a typo (an extra zero) but no real run needs; checked before any data is read.
+MAX_IMAGE_SIZE = 2048
+MAX_BATCH_SIZE = 65536
+
+
 def check_train_options(args: argparse.Namespace) -> None:
-    for name, value, ok in (
-        ("--epochs", args.epochs, args.epochs >= 1),
-        ("--batch-size", args.batch_size, args.batch_size >= 1),
-        ("--image-size", args.image_size, args.image_size is None or args.image_size >= 8),
-        ("--validation-split", args.validation_split, 0 <= args.validation_split < 1),
-        ("--lr", args.lr, args.lr > 0),
+    """Every range checked before any work, so a typo exits 2 with a message instead of a MemoryError or NaN."""
+    for name, value, ok, expected in (
+        ("--epochs", args.epochs, args.epochs >= 1, "an integer >= 1"),
+        ("--batch-size", args.batch_size, 1 <= args.batch_size <= MAX_BATCH_SIZE, f"1 to {MAX_BATCH_SIZE}"),
+        (
+            "--image-size",
+            args.image_size,
+            args.image_size is None or 8 <= args.image_size <= MAX_IMAGE_SIZE,
+            f"8 to {MAX_IMAGE_SIZE} pixels",
+        ),
+        (
+            "--validation-split",
+            args.validation_split,
+            math.isfinite(args.validation_split) and 0 <= args.validation_split < 1,
+            "0 <= split < 1",
+        ),
+        ("--lr", args.lr, math.isfinite(args.lr) and 0 < args.lr <= 10, "a finite number in (0, 10]"),
+        ("--patience", args.patience, args.patience >= 0, "an integer >= 0"),
     ):
         if not ok:
-            raise ValueError(f"{name} is out of range. Received: {name} {value}. See `cnnkit train --help`.")
+            raise ValueError(
+                f"{name} is out of range. Expected {expected}. Received: {name} {value}. See `cnnkit train --help`."
+            )
+
+
+def check_out(out: str) -> None:
+    """``--out`` must be a folder (or a path where one can be made), never an existing file."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(
+            f"--out names an existing file. Expected a run folder. Received: --out {out}. Choose a folder path, "
+            "e.g. runs/NAME."
+        )
 
 
 def config_from_args(args: argparse.Namespace, data_dir: str, out: str) -> Any:
     check_train_options(args)
+    check_out(out)
     return TrainConfig(
         data_dir=data_dir,
         out=out,

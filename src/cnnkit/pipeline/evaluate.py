@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from cnnkit.interpret import Predictions, collect_predictions, confusion_matrix, per_class_metrics
 from cnnkit.pipeline.classifier import Classifier
-from cnnkit.pipeline.inspect import inspect_directory
+from cnnkit.pipeline.inspect import inspect_directory, unsupported_message
 from cnnkit.utils import image_dataset_from_directory
 
 __all__ = ["Evaluation", "evaluate_directory", "evaluation_of"]
@@ -60,6 +61,9 @@ def evaluation_of(preds: Predictions, class_names: list[str]) -> Evaluation:
 def evaluate_directory(clf: Classifier, data_dir: str, batch_size: int = 64, verbose: bool = False) -> Evaluation:
     """Accuracy, loss, confusion matrix and per-class metrics of the classifier on a folder of class folders."""
     summary = inspect_directory(data_dir)
+    warning = unsupported_message(summary)
+    if warning:
+        logging.getLogger("cnnkit.pipeline").warning(warning)
     unknown = [c for c in summary.class_names if c not in clf.class_names]
     if unknown:
         raise ValueError(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,9 +16,10 @@ from typing import Any
 
 from cnnkit import callbacks, distribution, layers, optimizers, utils
 from cnnkit.common.download import cache_dir
+from cnnkit.common.progbar import resolve_verbose
 from cnnkit.interpret import collect_predictions
 from cnnkit.pipeline.evaluate import evaluation_of
-from cnnkit.pipeline.inspect import DataSummary, inspect_directory
+from cnnkit.pipeline.inspect import DataSummary, inspect_directory, unsupported_message
 from cnnkit.pipeline.models import TUTORIAL, build_classifier, choose_defaults
 from cnnkit.pipeline.report import write_run_report
 from cnnkit.pipeline.run_folder import (
@@ -26,8 +30,33 @@ from cnnkit.pipeline.run_folder import (
     METRICS_FILE,
     MODEL_FILE,
     RunFolder,
+    lock_run_folder,
     write_json,
 )
+
+logger = logging.getLogger("cnnkit.pipeline")
+
+
+FIT_DONE = "fit_done.json"
+
+
+def _read_fit_done(run_dir: Path) -> int | None:
+    try:
+        epochs = json.loads((run_dir / BACKUP_DIR / FIT_DONE).read_text(encoding="utf-8")).get("epochs")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return epochs if isinstance(epochs, int) and epochs > 0 else None
+
+
+def _hook(moment: str) -> None:
+    """Test seam: with CNNKIT_TEST_PAUSE_AT=<moment>, write <out>.<moment> marker and wait to be killed there."""
+    if os.environ.get("CNNKIT_TEST_PAUSE_AT") == moment:
+        marker = os.environ.get("CNNKIT_TEST_MARKER")
+        if marker:
+            with open(marker, "w", encoding="utf-8") as f:
+                f.write(moment)
+        time.sleep(float(os.environ.get("CNNKIT_TEST_PAUSE_SECONDS", "60")))
+
 
 __all__ = ["TrainConfig", "TrainResult", "train_from_directory"]
 
@@ -49,7 +78,7 @@ class TrainConfig:
     seed: int = 1337
     patience: int = 3
     cache: bool | str = True
-    verbose: int = 1
+    verbose: int | str = "auto"  # Keras' rule: a redrawn bar on a terminal, one line per epoch in a pipe or log
     callbacks: list = field(default_factory=list)  # extra Keras-style callbacks, run after the built-in ones
 
 
@@ -80,9 +109,11 @@ def _datasets(cfg: TrainConfig, summary: DataSummary, size: int, color_mode: str
         batch_size=cfg.batch_size,
         image_size=(size, size),
         seed=cfg.seed,
-        verbose=cfg.verbose > 0,
+        verbose=cfg.verbose != 0,
         cache=cfg.cache,
     )
+    if summary.unsupported:  # leave out the class folders with no readable image, as the warning said
+        kwargs["class_names"] = summary.class_names
     if cfg.augment:
         kwargs["augment"] = _augmentation(summary.grayscale)
     if cfg.validation_split and cfg.validation_split > 0:
@@ -96,7 +127,9 @@ def _datasets(cfg: TrainConfig, summary: DataSummary, size: int, color_mode: str
 def _callbacks(cfg: TrainConfig, run: Path, resuming: bool, has_val: bool) -> list[Any]:
     monitor = "val_loss" if has_val else "loss"
     return [
-        callbacks.BackupAndRestore(str(run / BACKUP_DIR)),
+        # Kept after fit() returns (delete_checkpoint=False) until the model, metrics and report are written: a kill in
+        # between resumes from the last epoch instead of training again. train_from_directory removes it at the end.
+        callbacks.BackupAndRestore(str(run / BACKUP_DIR), delete_checkpoint=False),
         # On a resume CSVLogger cuts history.csv back to the backup's epochs itself (see CSVLogger).
         callbacks.CSVLogger(str(run / HISTORY_FILE), append=resuming),
         callbacks.EarlyStopping(monitor=monitor, patience=cfg.patience, restore_best_weights=True),
@@ -121,10 +154,17 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     if distribution.get_world_size() > 1 and cfg.cache is True:
         # One decode for all ranks: a memory-mapped disk cache that rank 0 writes and the others map.
         cfg = dataclasses.replace(cfg, cache=str(cache_dir("images")))
-    if not chief:
-        cfg, progress = dataclasses.replace(cfg, verbose=0), None
-    say = progress or (lambda msg: None)
+    if not chief:  # rank 0 owns the run folder and its lock; the others train their shares and stop
+        return _train_locked(dataclasses.replace(cfg, verbose=0), lambda msg: None, chief=False)
+    with lock_run_folder(cfg.out):  # one run per folder: a second run into it says who holds it
+        return _train_locked(cfg, progress or (lambda msg: None), chief=True)
+
+
+def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> TrainResult:
     summary = inspect_directory(cfg.data_dir)
+    warning = unsupported_message(summary)
+    if warning:
+        logger.warning(warning)
     name, size = choose_defaults(summary, cfg.model, cfg.image_size)
     color_mode = "grayscale" if summary.grayscale and name == TUTORIAL else "rgb"
     channels = 1 if color_mode == "grayscale" else 3
@@ -142,6 +182,8 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     say(f"Model: {name} at {size}x{size}x{channels}, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}.")
     if resuming:
         say(f"Resuming the interrupted run in {run.path} from its last backup.")
+    # A bar redrawn with \r only on a terminal: piped logs get one line per epoch (Keras' verbose="auto").
+    verbose = resolve_verbose(cfg.verbose, sys.stdout) if cfg.verbose == "auto" else cfg.verbose
 
     utils.set_random_seed(cfg.seed)
     if not chief:
@@ -154,14 +196,19 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     model.compile(
         optimizer=optimizers.Adam(learning_rate=cfg.lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
+    # FIT_DONE in the backup folder: fit() had returned when the run was stopped, so the re-run restores the last
+    # backup and trains no further epoch (early stopping may have ended it before cfg.epochs).
+    done = _read_fit_done(run.path) if resuming else None
     started = time.perf_counter()
     history = model.fit(
         train,
         validation_data=val,
-        epochs=cfg.epochs,
+        epochs=done if done is not None else cfg.epochs,
         callbacks=_callbacks(cfg, run.path, resuming, val is not None) + list(cfg.callbacks),
-        verbose=cfg.verbose,
+        verbose=verbose,
     )
+    write_json(run.path / BACKUP_DIR / FIT_DONE, {"epochs": len(history.history.get("loss", []))})
+    _hook("after_fit")
     seconds = time.perf_counter() - started
     best = run.path / BEST_CHECKPOINT
     if best.is_file():  # the epoch with the best validation loss, whether or not early stopping fired
@@ -179,7 +226,7 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
         "train_seconds": round(seconds, 2),
         "epochs": len(next(iter(run.history.values()), [])) or None,
         "data": {
-            "directory": os.path.abspath(cfg.data_dir),
+            "directory": os.path.abspath(cfg.data_dir),  # to rebuild the validation set; the report shows its name
             "image_size": [size, size],
             "color_mode": color_mode,
             "validation_split": cfg.validation_split if val is not None else None,

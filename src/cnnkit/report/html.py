@@ -7,6 +7,7 @@ import contextlib
 import datetime as _dt
 import html
 import io
+import os
 import string
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -198,9 +199,10 @@ def render_report(
             sections.append(_section("First-layer filters", body, "filters"))
 
     template = string.Template(resources.files("cnnkit.report").joinpath("templates/report.html").read_text("utf-8"))
-    subtitle = " · ".join(
-        html.escape(str(x)) for x in (metrics.get("model_name"), metrics.get("data", {}).get("directory"), name) if x
-    )
+    # The data folder by its name only: a report is shared, and an absolute path tells others about this machine.
+    directory = metrics.get("data", {}).get("directory")
+    folder = os.path.basename(os.path.normpath(str(directory))) if directory else None
+    subtitle = " · ".join(html.escape(str(x)) for x in (metrics.get("model_name"), folder, name) if x)
     return template.substitute(
         title=html.escape(f"cnnkit report: {name}"),
         subtitle=subtitle,
