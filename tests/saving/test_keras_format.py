@@ -131,11 +131,17 @@ def test_h5_model_files_are_refused_with_the_way_out(tmp_path):
     assert not (tmp_path / "m.h5").exists()
 
 
-def test_unsupported_keras_arguments_are_refused_by_name(tmp_path):
+def test_constraints_load_and_unsupported_keras_arguments_are_refused_by_name(tmp_path):
     theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, kernel_constraint="non_neg")])
     theirs.save(tmp_path / "c.keras")
+    ours = cnnkit.models.load_model(tmp_path / "c.keras")
+    assert isinstance(ours.layers[-1].kernel_constraint, cnnkit.constraints.NonNeg)
+    x = _x((4,))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=ATOL, rtol=1e-6)
+    lora = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, lora_rank=2)])
+    lora.save(tmp_path / "lora.keras")
     with pytest.raises(ValueError, match="cnnkit's Dense does not support"):
-        cnnkit.models.load_model(tmp_path / "c.keras")
+        cnnkit.models.load_model(tmp_path / "lora.keras")
 
 
 # ------------------------------------------------------------------------------------------------- hostile files

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnnkit import activations, initializers, regularizers
+from cnnkit import activations, constraints, initializers, regularizers
 from cnnkit.layers.base import Layer
 from cnnkit.layers.lambda_layer import deserialize_function
 from cnnkit.layers.registry import _LAYER_CLASSES, get_layer_class
@@ -37,6 +37,7 @@ __all__ = [
 reg.register_package("activations", dict(activations._ACTIVATIONS), None, activations.get)
 reg.register_package("initializers", dict(initializers._BY_CLASS), initializers.Initializer, initializers.get)
 reg.register_package("regularizers", dict(regularizers._BY_NAME), regularizers.Regularizer, regularizers.get)
+reg.register_package("constraints", dict(constraints._BY_NAME), constraints.Constraint, constraints.get)
 
 # Arguments Keras 3 writes that cnnkit's classes do not take, with the value that means "not used": a file that
 # gives them this value loads; any other value is refused by name (rather than silently ignored).
@@ -179,7 +180,18 @@ def _kind_of(module: Any) -> str | None:
     if not isinstance(module, str) or not module.startswith("keras"):
         return None
     parts = module.split(".")
-    for kind in ("layers", "models", "schedules", "losses", "metrics", "optimizers", "initializers", "regularizers"):
+    kinds = (
+        "layers",
+        "models",
+        "schedules",
+        "losses",
+        "metrics",
+        "optimizers",
+        "initializers",
+        "regularizers",
+        "constraints",
+    )
+    for kind in kinds:
         if kind in parts:
             return "optimizers" if kind == "schedules" else kind
     return "activations" if "activations" in parts else "layers"
