@@ -13,6 +13,7 @@ EXAMPLES = """\
   cnnkit train data/flowers                         model and image size chosen from the data
   cnnkit train data/flowers --out runs/flowers --epochs 20 --model ResNet20
   cnnkit train data/parts --model tutorial --image-size 64 --no-augment --lr 3e-4
+  cnnkit train data/flowers --lr auto               learning rate from the range test (see `cnnkit lr-find`)
   cnnkit train data/flowers --out runs/flowers      run again after a crash: it resumes from the last epoch
 
 DATA_DIR holds one sub-folder of images per class (DATA_DIR/cat/*.jpg, DATA_DIR/dog/*.jpg, ...).
@@ -36,9 +37,21 @@ def add_train_options(p: argparse.ArgumentParser, epochs: int = 10) -> None:
     p.add_argument("--image-size", type=int, default=None, help="train at SIZE x SIZE pixels (default: from the data)")
     p.add_argument("--validation-split", type=float, default=0.2, help="fraction held out for validation (0.2)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True, help="augment training images")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument(
+        "--lr", type=lr_value, default=1e-3, help="learning rate, or 'auto' for the range test's pick (default 1e-3)"
+    )
     p.add_argument("--seed", type=int, default=1337, help="random seed for the split, shuffling and weights")
     p.add_argument("--patience", type=int, default=3, help="early stopping: epochs without improvement (3)")
+
+
+def lr_value(text: str) -> float | str:
+    """``--lr``: a number or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
 
 
 def check_train_options(args: argparse.Namespace) -> None:
@@ -47,7 +60,7 @@ def check_train_options(args: argparse.Namespace) -> None:
         ("--batch-size", args.batch_size, args.batch_size >= 1),
         ("--image-size", args.image_size, args.image_size is None or args.image_size >= 8),
         ("--validation-split", args.validation_split, 0 <= args.validation_split < 1),
-        ("--lr", args.lr, args.lr > 0),
+        ("--lr", args.lr, args.lr == "auto" or args.lr > 0),
     ):
         if not ok:
             raise ValueError(f"{name} is out of range. Received: {name} {value}. See `cnnkit train --help`.")

@@ -14,6 +14,7 @@ from cnnkit import callbacks, layers, optimizers, utils
 from cnnkit.interpret import collect_predictions
 from cnnkit.pipeline.evaluate import evaluation_of
 from cnnkit.pipeline.inspect import DataSummary, inspect_directory
+from cnnkit.pipeline.lr_curve import auto_learning_rate
 from cnnkit.pipeline.models import TUTORIAL, build_classifier, choose_defaults
 from cnnkit.pipeline.report import write_run_report
 from cnnkit.pipeline.run_folder import (
@@ -43,7 +44,7 @@ class TrainConfig:
     image_size: int | None = None
     validation_split: float = 0.2
     augment: bool = True
-    lr: float = 1e-3
+    lr: float | str = 1e-3  # or "auto": the learning-rate range test picks it (lr_find.png in the run folder)
     seed: int = 1337
     patience: int = 3
     cache: bool | str = True
@@ -138,9 +139,13 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     train, val = _datasets(cfg, summary, size, color_mode)
     run.class_names = list(train.class_names)
     model = build_classifier(name, (size, size, channels), len(run.class_names), cfg.pretrained, cfg.augment)
+    auto_lr = cfg.lr == "auto"
     model.compile(
-        optimizer=optimizers.Adam(learning_rate=cfg.lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        optimizer=optimizers.Adam(learning_rate=1e-3 if auto_lr else cfg.lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
     )
+    lr_find = auto_learning_rate(model, train, run.path, resuming, say) if auto_lr else None
     started = time.perf_counter()
     history = model.fit(
         train,
@@ -173,6 +178,8 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
             "num_validation": int(val.num_samples) if val is not None else 0,
         },
     }
+    if lr_find is not None:
+        run.metrics["lr_find"] = lr_find
     # Without a validation split the report shows the whole folder, unaugmented (rebuilt from metrics["data"]).
     shown = val if val is not None else run.validation_dataset()
     say("Evaluating on the validation set ..." if val is not None else "Predicting the images for the report ...")
