@@ -43,6 +43,8 @@ def test_train_lr_auto_uses_the_suggestion_and_the_report_shows_the_curve(data, 
     assert suggestion == json.loads((out / "lr_find.json").read_text())["suggestion"]
     assert f"Suggested learning rate: {suggestion:.3g}" in text
     page = (out / "report.html").read_text()
+    assert metrics["tta"] is True  # on by default in the CLI, and said in the report
+    assert '<div class="v">flip</div><div class="k">test-time augmentation</div>' in page
     assert 'id="lr-find"' in page and f"Learning rate {suggestion:.3g} chosen by the range test" in page
     # The model trained at the suggested rate: the saved optimizer state carries it.
     from cnnkit.saving import load_model

@@ -40,6 +40,12 @@ def add_train_options(p: argparse.ArgumentParser, epochs: int = 10) -> None:
     p.add_argument(
         "--lr", type=lr_value, default=1e-3, help="learning rate, or 'auto' for the range test's pick (default 1e-3)"
     )
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="flip test-time augmentation in the final evaluation and the report (default on)",
+    )
     p.add_argument("--seed", type=int, default=1337, help="random seed for the split, shuffling and weights")
     p.add_argument("--patience", type=int, default=3, help="early stopping: epochs without improvement (3)")
 
@@ -81,6 +87,7 @@ def config_from_args(args: argparse.Namespace, data_dir: str, out: str) -> Any:
         lr=args.lr,
         seed=args.seed,
         patience=args.patience,
+        tta=args.tta,
     )
 
 

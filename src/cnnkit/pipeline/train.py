@@ -27,6 +27,7 @@ from cnnkit.pipeline.run_folder import (
     RunFolder,
     write_json,
 )
+from cnnkit.pipeline.tta import with_tta
 
 __all__ = ["TrainConfig", "TrainResult", "train_from_directory"]
 
@@ -49,6 +50,7 @@ class TrainConfig:
     patience: int = 3
     cache: bool | str = True
     verbose: int = 1
+    tta: bool = False  # flip test-time augmentation in the final evaluation and the report
     callbacks: list = field(default_factory=list)  # extra Keras-style callbacks, run after the built-in ones
 
 
@@ -66,8 +68,11 @@ class TrainResult:
 
 
 def _augmentation(grayscale: bool) -> list[Any]:
-    """Light augmentation applied to training batches only: small shifts, and flips for colour photos."""
-    aug: list[Any] = [] if grayscale else [layers.RandomFlip("horizontal")]
+    """Light augmentation applied to training batches only: mirror images and small shifts (as fastai's defaults).
+
+    The mirror is what flip test-time augmentation averages over, so training sees it too (``grayscale`` is kept
+    for callers; fastai flips every kind of image as well)."""
+    aug: list[Any] = [layers.RandomFlip("horizontal")]
     aug.append(layers.RandomTranslation(0.1, 0.1, fill_mode="constant"))
     return aug
 
@@ -178,12 +183,13 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
             "num_validation": int(val.num_samples) if val is not None else 0,
         },
     }
+    run.metrics["tta"] = cfg.tta
     if lr_find is not None:
         run.metrics["lr_find"] = lr_find
     # Without a validation split the report shows the whole folder, unaugmented (rebuilt from metrics["data"]).
     shown = val if val is not None else run.validation_dataset()
     say("Evaluating on the validation set ..." if val is not None else "Predicting the images for the report ...")
-    predictions = collect_predictions(model, shown, keep_images=True) if shown is not None else None
+    predictions = collect_predictions(with_tta(model, cfg.tta), shown, keep_images=True) if shown is not None else None
     if val is not None:
         evaluation = evaluation_of(predictions, run.class_names)
         run.metrics.update(
