@@ -23,7 +23,7 @@ SMALL_INPUT = {"LeNet5": (32, 32, 1), "AlexNet": (64, 64, 3)}
 def test_every_family_is_registered():
     expected = {"LeNet5", "AlexNet", "KerasResNet50"}
     expected |= {f"VGG{d}{s}" for d in (11, 13, 16, 19) for s in ("", "_BN")}
-    expected |= {f"ResNet{d}" for d in (18, 34, 50, 101, 152, 20, 32, 44, 56, 110)}
+    expected |= {f"ResNet{d}" for d in (18, 34, 50, 101, 152, 20, 32, 44, 56, 110)} | {"ResNetS", "ResNetM"}
     assert set(ALL) == expected
 
 
@@ -60,6 +60,8 @@ def _forward_backward(name):
 def _feature_channels(name: str) -> int:
     if name in ("LeNet5", "AlexNet"):
         return {"LeNet5": 16, "AlexNet": 256}[name]
+    if name in ("ResNetS", "ResNetM"):
+        return {"ResNetS": 64, "ResNetM": 128}[name]
     if name.startswith("VGG") or name in ("ResNet18", "ResNet34"):
         return 512
     return 2048 if name in ("ResNet50", "KerasResNet50", "ResNet101", "ResNet152") else 64  # CIFAR ResNets: 64

@@ -17,6 +17,7 @@ from cnnkit.applications import (
     resnet,
     resnet50,
     resnet_cifar,
+    resnet_small,
     transfer,
     vgg,
     vgg16,
@@ -29,14 +30,16 @@ from cnnkit.applications.lenet import LeNet5
 from cnnkit.applications.registry import get_model, get_model_entry, list_models, register_model
 from cnnkit.applications.resnet import ResNet18, ResNet34, ResNet50, ResNet101, ResNet152
 from cnnkit.applications.resnet_cifar import ResNet20, ResNet32, ResNet44, ResNet56, ResNet110
+from cnnkit.applications.resnet_small import ResNetM, ResNetS
 from cnnkit.applications.transfer import fine_tune
 from cnnkit.applications.vgg import VGG11, VGG11_BN, VGG13, VGG13_BN, VGG16, VGG16_BN, VGG19, VGG19_BN
 
 __all__ = [
     "AlexNet", "KerasResNet50", "LeNet5",
     "ResNet18", "ResNet20", "ResNet32", "ResNet34", "ResNet44", "ResNet50", "ResNet56", "ResNet101", "ResNet110",
-    "ResNet152", "VGG11", "VGG11_BN", "VGG13", "VGG13_BN", "VGG16", "VGG16_BN", "VGG19", "VGG19_BN",
-    "alexnet", "keras_resnet", "lenet", "resnet", "resnet50", "resnet_cifar", "transfer", "vgg", "vgg16", "vgg19",
+    "ResNet152", "ResNetM", "ResNetS", "VGG11", "VGG11_BN", "VGG13", "VGG13_BN", "VGG16", "VGG16_BN", "VGG19",
+    "VGG19_BN", "alexnet", "keras_resnet", "lenet", "resnet", "resnet50", "resnet_cifar", "resnet_small", "transfer",
+    "vgg", "vgg16", "vgg19",
     "decode_predictions", "fine_tune", "get_model", "get_model_entry", "list_models", "preprocess_input",
     "register_model",
 ]  # fmt: skip

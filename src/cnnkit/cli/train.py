@@ -38,7 +38,11 @@ def add_train_options(p: argparse.ArgumentParser, epochs: int = 10) -> None:
     p.add_argument("--validation-split", type=float, default=0.2, help="fraction held out for validation (0.2)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True, help="augment training images")
     p.add_argument(
-        "--lr", type=lr_value, default=1e-3, help="learning rate, or 'auto' for the range test's pick (default 1e-3)"
+        "--lr",
+        type=lr_value,
+        default=None,
+        help="learning rate (peak of the one-cycle schedule for ResNetS/M), or 'auto' for the range test's pick "
+        "(default: 1e-3 with Adam, 0.1 for ResNetS/M)",
     )
     p.add_argument(
         "--tta",
@@ -66,7 +70,7 @@ def check_train_options(args: argparse.Namespace) -> None:
         ("--batch-size", args.batch_size, args.batch_size >= 1),
         ("--image-size", args.image_size, args.image_size is None or args.image_size >= 8),
         ("--validation-split", args.validation_split, 0 <= args.validation_split < 1),
-        ("--lr", args.lr, args.lr == "auto" or args.lr > 0),
+        ("--lr", args.lr, args.lr is None or args.lr == "auto" or args.lr > 0),
     ):
         if not ok:
             raise ValueError(f"{name} is out of range. Received: {name} {value}. See `cnnkit train --help`.")

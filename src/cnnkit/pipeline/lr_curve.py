@@ -64,14 +64,12 @@ def read_lr_find(run_dir: str | os.PathLike) -> dict | None:
 def auto_learning_rate(
     model: Any, dataset: Any, run_dir: str | os.PathLike, resuming: bool, progress: Callable[[str], None] | None
 ) -> dict:
-    """``--lr auto``: sets the compiled model's learning rate to the range test's suggestion; returns the curve.
+    """``--lr auto``: the range test on the compiled model (left as it was); returns the curve and the suggestion.
 
-    A resumed run keeps the rate it found the first time (its backup restores the optimizer, rate included) and
-    reads the curve back from ``lr_find.json``.
+    A resumed run keeps the rate it found the first time: the curve and suggestion are read back from
+    ``lr_find.json``.
     """
     saved = read_lr_find(run_dir) if resuming else None
     if saved is not None:
         return saved
-    result = find_learning_rate(model, dataset, run_dir, progress=progress)
-    model.optimizer.learning_rate = result.suggestion
-    return result.to_dict()
+    return find_learning_rate(model, dataset, run_dir, progress=progress).to_dict()

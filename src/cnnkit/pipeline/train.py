@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnkit import callbacks, layers, optimizers, utils
+from cnnkit import callbacks, layers, utils
 from cnnkit.interpret import collect_predictions
 from cnnkit.pipeline.evaluate import evaluation_of
 from cnnkit.pipeline.inspect import DataSummary, inspect_directory
 from cnnkit.pipeline.lr_curve import auto_learning_rate
 from cnnkit.pipeline.models import TUTORIAL, build_classifier, choose_defaults
+from cnnkit.pipeline.recipe import RECIPE_MODELS, recipe_for
 from cnnkit.pipeline.report import write_run_report
 from cnnkit.pipeline.run_folder import (
     BACKUP_DIR,
@@ -45,7 +46,8 @@ class TrainConfig:
     image_size: int | None = None
     validation_split: float = 0.2
     augment: bool = True
-    lr: float | str = 1e-3  # or "auto": the learning-rate range test picks it (lr_find.png in the run folder)
+    # None: the recipe's (Adam 1e-3; one-cycle peak 0.1 for ResNetS/M); "auto": the range test's pick (lr_find.png)
+    lr: float | str | None = None
     seed: int = 1337
     patience: int = 3
     cache: bool | str = True
@@ -77,9 +79,11 @@ def _augmentation(grayscale: bool) -> list[Any]:
     return aug
 
 
-def _datasets(cfg: TrainConfig, summary: DataSummary, size: int, color_mode: str) -> tuple[Any, Any]:
+def _datasets(
+    cfg: TrainConfig, summary: DataSummary, size: int, color_mode: str, label_mode: str = "int"
+) -> tuple[Any, Any]:
     kwargs: dict[str, Any] = dict(
-        label_mode="int",
+        label_mode=label_mode,
         color_mode=color_mode,
         batch_size=cfg.batch_size,
         image_size=(size, size),
@@ -123,7 +127,8 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
     say = progress or (lambda msg: None)
     summary = inspect_directory(cfg.data_dir)
     name, size = choose_defaults(summary, cfg.model, cfg.image_size)
-    color_mode = "grayscale" if summary.grayscale and name == TUTORIAL else "rgb"
+    color_mode = "grayscale" if summary.grayscale and name in (TUTORIAL, *RECIPE_MODELS) else "rgb"
+    recipe = recipe_for(name)
     channels = 1 if color_mode == "grayscale" else 3
     run = RunFolder(Path(cfg.out))
     resuming = (run.path / BACKUP_DIR).is_dir() and any((run.path / BACKUP_DIR).iterdir())
@@ -136,21 +141,23 @@ def train_from_directory(cfg: TrainConfig, progress: Callable[[str], None] | Non
         f"{', ...' if summary.num_classes > 10 else ''}), typically {summary.image_size[0]}x{summary.image_size[1]}"
         f"{' grayscale' if summary.grayscale else ''}."
     )
-    say(f"Model: {name} at {size}x{size}x{channels}, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}.")
+    say(
+        f"Model: {name} at {size}x{size}x{channels}, {cfg.epochs} epochs, batch {cfg.batch_size}, "
+        f"lr {cfg.lr or recipe.default_lr}"
+        f"{', one-cycle SGD, label smoothing 0.1' if recipe.one_cycle else ''}."
+    )
     if resuming:
         say(f"Resuming the interrupted run in {run.path} from its last backup.")
 
     utils.set_random_seed(cfg.seed)
-    train, val = _datasets(cfg, summary, size, color_mode)
+    train, val = _datasets(cfg, summary, size, color_mode, recipe.label_mode)
     run.class_names = list(train.class_names)
     model = build_classifier(name, (size, size, channels), len(run.class_names), cfg.pretrained, cfg.augment)
-    auto_lr = cfg.lr == "auto"
-    model.compile(
-        optimizer=optimizers.Adam(learning_rate=1e-3 if auto_lr else cfg.lr),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    total_steps, auto_lr = cfg.epochs * len(train), cfg.lr == "auto"
+    model.compile(**recipe.compile_args(None if auto_lr else cfg.lr, total_steps, plain_rate=auto_lr))
     lr_find = auto_learning_rate(model, train, run.path, resuming, say) if auto_lr else None
+    if lr_find is not None:  # compile again: a fresh optimizer (the schedule's peak) at the suggested rate
+        model.compile(**recipe.compile_args(lr_find["suggestion"], total_steps))
     started = time.perf_counter()
     history = model.fit(
         train,

@@ -29,6 +29,8 @@ class CompiledLossAndMetrics:
     """Resolves the compile arguments and does the loss/metric bookkeeping of every step."""
 
     def __init__(self, loss: Any, loss_weights: Any = None, metrics: Any = None, weighted_metrics: Any = None) -> None:
+        if isinstance(loss, dict) and set(loss) == {"class_name", "config"}:  # one Loss object, as a saved model has it
+            loss = losses.get(loss)
         self._structure = "dict" if isinstance(loss, dict) else "list" if isinstance(loss, (list, tuple)) else "single"
         if self._structure == "dict":
             self.loss_fns = {k: losses.get(v) for k, v in loss.items()}
