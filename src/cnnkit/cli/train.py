@@ -8,11 +8,13 @@ from typing import Any
 
 from cnnkit.cli._format import command_parser, table
 from cnnkit.pipeline import TrainConfig, train_from_directory
+from cnnkit.pipeline.budget import parse_budget, train_with_budget
 
 EXAMPLES = """\
   cnnkit train data/flowers                         model and image size chosen from the data
   cnnkit train data/flowers --out runs/flowers --epochs 20 --model ResNet20
   cnnkit train data/parts --model tutorial --image-size 64 --no-augment --lr 3e-4
+  cnnkit train data/flowers --budget 5m             the best model 5 minutes can train (says the plan first)
   cnnkit train data/flowers --lr auto               learning rate from the range test (see `cnnkit lr-find`)
   cnnkit train data/flowers --out runs/flowers      run again after a crash: it resumes from the last epoch
 
@@ -26,6 +28,13 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
     add_train_options(p)
     p.add_argument("data_dir", metavar="DATA_DIR", help="folder with one sub-folder of images per class")
     p.add_argument("--out", default=None, help="run folder (default: runs/<name of DATA_DIR>)")
+    p.add_argument(
+        "--budget",
+        default=None,
+        metavar="TIME",
+        help="train the best model that fits in TIME (5m, 90s, 1h): model, image size and epochs are chosen from "
+        "measured speed, the whole run (report included) ends within it",
+    )
     return p
 
 
@@ -120,6 +129,10 @@ def print_result(result: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = args.out or os.path.join("runs", os.path.basename(os.path.normpath(args.data_dir)) or "run")
-    result = train_from_directory(config_from_args(args, args.data_dir, out))
+    cfg = config_from_args(args, args.data_dir, out)
+    if getattr(args, "budget", None):
+        result, _ = train_with_budget(cfg, parse_budget(args.budget))
+    else:
+        result = train_from_directory(cfg)
     print_result(result)
     return 0
