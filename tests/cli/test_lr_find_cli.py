@@ -26,7 +26,8 @@ def test_lr_find_draws_the_curve_and_suggests_a_rate(data, tmp_path, capsys):
     assert code == 0
     saved = json.loads((out / "lr_find.json").read_text())
     assert 1e-5 <= saved["suggestion"] <= 1 and saved["suggestion"] in saved["lrs"]
-    assert f"Suggested learning rate: {saved['suggestion']:.3g} (valley; minimum " in text
+    assert f"Suggested learning rate: {saved['suggestion']:.3g} (" in text
+    assert f"Suggestions: valley {saved['suggestion']:.3g}, minimum " in text
     assert f"The curve: {out / 'lr_find.png'}" in text
     with Image.open(out / "lr_find.png") as im:
         assert im.format == "PNG" and im.size[0] > 200

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or os.path.join("runs", os.path.basename(os.path.normpath(args.data_dir)) or "run")
     cfg = config_from_args(args, args.data_dir, out)
     result, png = lr_find_from_directory(cfg, num_iter=args.num_iter, start_lr=args.start_lr, end_lr=args.end_lr)
-    others = ", ".join(f"{k} {v:.3g}" for k, v in result.suggestions.items() if k != "valley")
-    print(f"\nSuggested learning rate: {result.suggestion:.3g} (valley; {others}).")
+    picks = ", ".join(f"{k} {v:.3g}" for k, v in result.suggestions.items())
+    print(f"\nSuggestions: {picks} (--lr auto uses valley).")
     print(f"The curve: {png}")
     return 0
