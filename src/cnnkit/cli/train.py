@@ -8,7 +8,7 @@ from typing import Any
 
 from cnnkit.cli._format import command_parser, table
 from cnnkit.pipeline import TrainConfig, train_from_directory
-from cnnkit.pipeline.budget import parse_budget, train_with_budget
+from cnnkit.pipeline.budget import parse_budget, process_elapsed, train_with_budget
 
 EXAMPLES = """\
   cnnkit train data/flowers                         model and image size chosen from the data
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or os.path.join("runs", os.path.basename(os.path.normpath(args.data_dir)) or "run")
     cfg = config_from_args(args, args.data_dir, out)
     if getattr(args, "budget", None):
-        result, _ = train_with_budget(cfg, parse_budget(args.budget))
+        result, _ = train_with_budget(cfg, parse_budget(args.budget), already_spent=process_elapsed())
     else:
         result = train_from_directory(cfg)
     print_result(result)

@@ -15,6 +15,7 @@ the final evaluation and the report would no longer fit.
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from cnnkit.pipeline.recipe import recipe_for
 from cnnkit.pipeline.run_folder import METRICS_FILE, write_json
 from cnnkit.pipeline.train import TrainConfig, TrainResult, train_from_directory
 
-__all__ = ["BudgetPlan", "Deadline", "parse_budget", "plan_budget", "train_with_budget"]
+__all__ = ["BudgetPlan", "Deadline", "parse_budget", "plan_budget", "process_elapsed", "train_with_budget"]
 
 # The candidates, strongest first, with the fewest epochs worth training each for.
 CANDIDATES = (("ResNetM", 8), ("ResNetS", 4), ("tutorial", 1))
@@ -65,6 +66,23 @@ def parse_budget(text: str | float | int) -> float:
     return seconds
 
 
+def process_elapsed() -> float:
+    """Seconds since this process started (Linux ``/proc``; 0 elsewhere): the CLI's start-up counts against a budget.
+
+    Example:
+        >>> process_elapsed() >= 0
+        True
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            start_ticks = float(f.read().rsplit(")", 1)[1].split()[19])  # field 22, after the command name
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:
@@ -90,10 +108,13 @@ class BudgetPlan:
         """``"ResNet-S at 28 px, 7 epochs, about 4 min 40 s"``."""
         label = re.sub(r"^ResNet([SM])$", r"ResNet-\1", self.model)
         label = "the tutorial CNN" if label == "tutorial" else label
-        return (
+        text = (
             f"{label} at {self.image_size} px, {self.epochs} epoch{'s' if self.epochs != 1 else ''}, "
             f"about {_duration(self.expected_s)}"
         )
+        if self.expected_s > self.budget_s * 1.02:
+            text += f" (more than the {_duration(self.budget_s)} budget: training stops at the deadline)"
+        return text
 
 
 class Deadline(callbacks.Callback):
@@ -205,14 +226,19 @@ def plan_budget(
 
 
 def train_with_budget(
-    cfg: TrainConfig, budget: str | float, progress: Callable[[str], None] | None = print
+    cfg: TrainConfig,
+    budget: str | float,
+    progress: Callable[[str], None] | None = print,
+    already_spent: float = 0.0,
 ) -> tuple[TrainResult, BudgetPlan]:
     """Plans for the budget, says the plan, and trains so the whole run (report included) ends within it.
+
+    ``already_spent`` seconds count against the budget (the CLI passes its start-up time).
 
     Example:
         >>> result, plan = train_with_budget(TrainConfig("data/fashion", "runs/fashion"), "5m")  # doctest: +SKIP
     """
-    started = time.perf_counter()
+    started = time.perf_counter() - already_spent
     budget_s = parse_budget(budget)
     say = progress or (lambda msg: None)
     say(f"Planning for a budget of {_duration(budget_s)}: measuring this machine ...")
