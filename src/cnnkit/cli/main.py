@@ -15,15 +15,16 @@ import traceback
 from collections.abc import Sequence
 
 from cnnkit._version import __version__
-from cnnkit.cli import demo, evaluate, explain, export, predict, report, serve, train, zoo
+from cnnkit.cli import demo, evaluate, explain, export, lr_find, predict, report, serve, train, zoo
 from cnnkit.pipeline.run_folder import RunFolderBusy
 
-COMMANDS = (train, evaluate, predict, explain, report, export, serve, zoo, demo)
+COMMANDS = (train, lr_find, evaluate, predict, explain, report, export, serve, zoo, demo)
 
 EPILOG = """\
 examples:
   cnnkit demo                                   train on Fashion-MNIST and write runs/demo/report.html
   cnnkit train data/flowers --out runs/flowers  train on your own folder of class sub-folders
+  cnnkit lr-find data/flowers                   plot loss against learning rate, suggest a rate
   cnnkit evaluate runs/flowers/model.cnnkit data/flowers-test
   cnnkit predict runs/flowers/model.cnnkit photo.jpg --top-k 3
   cnnkit explain runs/flowers/model.cnnkit photo.jpg --out explain/

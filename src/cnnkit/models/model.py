@@ -17,6 +17,7 @@ from cnnkit.distribution import is_chief
 from cnnkit.layers.base import Layer
 from cnnkit.layers.registry import register_layer
 from cnnkit.models.summary import print_summary
+from cnnkit.training.lr_find import lr_find as _lr_find
 from cnnkit.training.trainer import Trainer, not_compiled_error
 
 
@@ -187,6 +188,10 @@ class Model(Layer):
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         return self._get_trainer("predict", need_compile=False).predict(*args, **kwargs)
+
+    def lr_find(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
+        """The learning-rate range test (fastai's ``lr_find``); see :func:`cnnkit.training.lr_find.lr_find`."""
+        return _lr_find(self, x, y, **kwargs)
 
     def train_on_batch(self, *args: Any, **kwargs: Any) -> Any:
         return self._get_trainer("train_on_batch").train_on_batch(*args, **kwargs)

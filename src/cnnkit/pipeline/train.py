@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnkit import callbacks, distribution, layers, optimizers, utils
+from cnnkit import callbacks, distribution, layers, utils
 from cnnkit.common.download import cache_dir
 from cnnkit.common.progbar import resolve_verbose
 from cnnkit.interpret import collect_predictions
 from cnnkit.pipeline.evaluate import evaluation_of
 from cnnkit.pipeline.inspect import DataSummary, inspect_directory, unsupported_message
+from cnnkit.pipeline.lr_curve import auto_learning_rate
 from cnnkit.pipeline.models import TUTORIAL, build_classifier, choose_defaults
+from cnnkit.pipeline.recipe import RECIPE_MODELS, recipe_for
 from cnnkit.pipeline.report import write_run_report
 from cnnkit.pipeline.run_folder import (
     BACKUP_DIR,
@@ -33,6 +35,7 @@ from cnnkit.pipeline.run_folder import (
     lock_run_folder,
     write_json,
 )
+from cnnkit.pipeline.tta import with_tta
 
 logger = logging.getLogger("cnnkit.pipeline")
 
@@ -74,11 +77,13 @@ class TrainConfig:
     image_size: int | None = None
     validation_split: float = 0.2
     augment: bool = True
-    lr: float = 1e-3
+    # None: the recipe's (Adam 1e-3; one-cycle peak 0.1 for ResNetS/M); "auto": the range test's pick (lr_find.png)
+    lr: float | str | None = None
     seed: int = 1337
     patience: int = 3
     cache: bool | str = True
     verbose: int | str = "auto"  # Keras' rule: a redrawn bar on a terminal, one line per epoch in a pipe or log
+    tta: bool = False  # flip test-time augmentation in the final evaluation and the report
     callbacks: list = field(default_factory=list)  # extra Keras-style callbacks, run after the built-in ones
 
 
@@ -96,15 +101,20 @@ class TrainResult:
 
 
 def _augmentation(grayscale: bool) -> list[Any]:
-    """Light augmentation applied to training batches only: small shifts, and flips for colour photos."""
-    aug: list[Any] = [] if grayscale else [layers.RandomFlip("horizontal")]
+    """Light augmentation applied to training batches only: mirror images and small shifts (as fastai's defaults).
+
+    The mirror is what flip test-time augmentation averages over, so training sees it too (``grayscale`` is kept
+    for callers; fastai flips every kind of image as well)."""
+    aug: list[Any] = [layers.RandomFlip("horizontal")]
     aug.append(layers.RandomTranslation(0.1, 0.1, fill_mode="constant"))
     return aug
 
 
-def _datasets(cfg: TrainConfig, summary: DataSummary, size: int, color_mode: str) -> tuple[Any, Any]:
+def _datasets(
+    cfg: TrainConfig, summary: DataSummary, size: int, color_mode: str, label_mode: str = "int"
+) -> tuple[Any, Any]:
     kwargs: dict[str, Any] = dict(
-        label_mode="int",
+        label_mode=label_mode,
         color_mode=color_mode,
         batch_size=cfg.batch_size,
         image_size=(size, size),
@@ -166,7 +176,8 @@ def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> 
     if warning:
         logger.warning(warning)
     name, size = choose_defaults(summary, cfg.model, cfg.image_size)
-    color_mode = "grayscale" if summary.grayscale and name == TUTORIAL else "rgb"
+    color_mode = "grayscale" if summary.grayscale and name in (TUTORIAL, *RECIPE_MODELS) else "rgb"
+    recipe = recipe_for(name)
     channels = 1 if color_mode == "grayscale" else 3
     run = RunFolder(Path(cfg.out))
     resuming = (run.path / BACKUP_DIR).is_dir() and any((run.path / BACKUP_DIR).iterdir())
@@ -179,7 +190,11 @@ def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> 
         f"{', ...' if summary.num_classes > 10 else ''}), typically {summary.image_size[0]}x{summary.image_size[1]}"
         f"{' grayscale' if summary.grayscale else ''}."
     )
-    say(f"Model: {name} at {size}x{size}x{channels}, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}.")
+    say(
+        f"Model: {name} at {size}x{size}x{channels}, {cfg.epochs} epochs, batch {cfg.batch_size}, "
+        f"lr {cfg.lr or recipe.default_lr}"
+        f"{', one-cycle SGD, label smoothing 0.1' if recipe.one_cycle else ''}."
+    )
     if resuming:
         say(f"Resuming the interrupted run in {run.path} from its last backup.")
     # A bar redrawn with \r only on a terminal: piped logs get one line per epoch (Keras' verbose="auto").
@@ -188,14 +203,16 @@ def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> 
     utils.set_random_seed(cfg.seed)
     if not chief:
         distribution.barrier()  # rank 0 decodes the image cache; the others then reuse its files
-    train, val = _datasets(cfg, summary, size, color_mode)
+    train, val = _datasets(cfg, summary, size, color_mode, recipe.label_mode)
     if chief:
         distribution.barrier()
     run.class_names = list(train.class_names)
     model = build_classifier(name, (size, size, channels), len(run.class_names), cfg.pretrained, cfg.augment)
-    model.compile(
-        optimizer=optimizers.Adam(learning_rate=cfg.lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+    total_steps, auto_lr = cfg.epochs * len(train), cfg.lr == "auto"
+    model.compile(**recipe.compile_args(None if auto_lr else cfg.lr, total_steps, plain_rate=auto_lr))
+    lr_find = auto_learning_rate(model, train, run.path, resuming, say) if auto_lr else None
+    if lr_find is not None:  # compile again: a fresh optimizer (the schedule's peak) at the suggested rate
+        model.compile(**recipe.compile_args(lr_find["suggestion"], total_steps))
     # FIT_DONE in the backup folder: fit() had returned when the run was stopped, so the re-run restores the last
     # backup and trains no further epoch (early stopping may have ended it before cfg.epochs).
     done = _read_fit_done(run.path) if resuming else None
@@ -236,10 +253,13 @@ def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> 
             "num_validation": int(val.num_samples) if val is not None else 0,
         },
     }
+    run.metrics["tta"] = cfg.tta
+    if lr_find is not None:
+        run.metrics["lr_find"] = lr_find
     # Without a validation split the report shows the whole folder, unaugmented (rebuilt from metrics["data"]).
     shown = val if val is not None else run.validation_dataset()
     say("Evaluating on the validation set ..." if val is not None else "Predicting the images for the report ...")
-    predictions = collect_predictions(model, shown, keep_images=True) if shown is not None else None
+    predictions = collect_predictions(with_tta(model, cfg.tta), shown, keep_images=True) if shown is not None else None
     if val is not None:
         evaluation = evaluation_of(predictions, run.class_names)
         run.metrics.update(

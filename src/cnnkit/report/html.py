@@ -124,6 +124,18 @@ def render_report(
             _section("Training curves", _img(plots.training_curves_png(history), "training curves"), "curves")
         )
 
+    finder = metrics.get("lr_find")
+    if isinstance(finder, dict) and finder.get("lrs"):
+        say("learning-rate finder")
+        png = plots.lr_find_png(finder["lrs"], finder["losses"], finder.get("suggestion"))
+        note = (
+            f"<p>Learning rate {finder['suggestion']:.3g} chosen by the range test "
+            f"(fastai's valley rule) over {len(finder['lrs'])} batches.</p>"
+        )
+        sections.append(_section("Learning-rate finder", note + _img(png, "learning-rate finder"), "lr-find"))
+    if metrics.get("tta") is not None:
+        cards.append(_card("test-time augmentation", "flip" if metrics["tta"] else "off"))
+
     if predictions is not None and len(predictions.y_true):
         cm = interpret.confusion_matrix(predictions.y_true, predictions.y_pred, len(names))
     elif metrics.get("confusion_matrix") is not None:

@@ -53,6 +53,8 @@ class CompiledLossAndMetrics:
                 "Expected `loss_weights` argument to be a float (single output case) or a list, tuple or dict. "
                 f"Received instead: loss_weights={loss_weights} of type {type(loss_weights)}"
             )
+        if isinstance(loss, dict) and set(loss) == {"class_name", "config"}:  # one Loss object, as a saved model has it
+            loss = losses.get(loss)
         self._user = (loss, loss_weights, metrics, weighted_metrics)
         self.output_names = list(output_names or [])
         self._structure = "dict" if isinstance(loss, dict) else "list" if isinstance(loss, (list, tuple)) else "single"
