@@ -33,8 +33,8 @@ def folder(tmp_path):
 @pytest.mark.parametrize(
     "option, value, expected",
     [
-        ("--lr", "inf", "--lr is out of range. Expected a finite number in (0, 10]. Received: --lr inf."),
-        ("--lr", "nan", "--lr is out of range. Expected a finite number in (0, 10]. Received: --lr nan."),
+        ("--lr", "inf", "--lr is out of range. Expected 'auto' or a finite number in (0, 10]. Received: --lr inf."),
+        ("--lr", "nan", "--lr is out of range. Expected 'auto' or a finite number in (0, 10]. Received: --lr nan."),
         (
             "--image-size",
             "100000",
