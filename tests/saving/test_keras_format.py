@@ -40,7 +40,8 @@ def tutorial(k):
 
 
 def residual(k):
-    """A functional model with a skip connection, a merge, batch norm and two outputs' worth of graph."""
+    """A functional model with a skip connection, merges, batch norm, and the separable/depthwise/transposed
+    convolutions and layer normalization that Keras programs use."""
     inputs = k.Input((16, 16, 3))
     x = k.layers.Conv2D(8, 3, padding="same", use_bias=False)(inputs)
     x = k.layers.BatchNormalization()(x)
@@ -50,6 +51,12 @@ def residual(k):
     x = k.layers.Add()([x, y])
     x = k.layers.AveragePooling2D(2)(x)
     x = k.layers.Concatenate()([x, k.layers.MaxPooling2D(3, strides=1, padding="same")(x)])
+    # The layers Keras programs reach for beyond the tutorial: separable, depthwise and transposed convolutions
+    # and layer normalization, each with its own weight layout in the file.
+    x = k.layers.SeparableConv2D(12, 3, padding="same", activation="relu")(x)
+    x = k.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
+    x = k.layers.LayerNormalization()(x)
+    x = k.layers.Conv2DTranspose(6, 3, strides=2, padding="same")(x)
     x = k.layers.GlobalAveragePooling2D()(x)
     outputs = k.layers.Dense(4, activation="softmax")(k.layers.Dense(12, activation="gelu")(x))
     return k.Model(inputs, outputs, name="residual")
