@@ -16,6 +16,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from cnnkit import (  # noqa: E402
     activations,
     applications,
+    backend,
     callbacks,
     constraints,
     datasets,
@@ -27,6 +28,7 @@ from cnnkit import (  # noqa: E402
     models,
     ops,
     optimizers,
+    preprocessing,
     random,
     regularizers,
     utils,
@@ -43,6 +45,7 @@ __all__ = [
     "__version__",
     "activations",
     "applications",
+    "backend",
     "callbacks",
     "clear_session",
     "constraints",
@@ -56,6 +59,7 @@ __all__ = [
     "ops",
     "optimizers",
     "random",
+    "preprocessing",
     "regularizers",
     "utils",
 ]

@@ -40,7 +40,8 @@ def tutorial(k):
 
 
 def residual(k):
-    """A functional model with a skip connection, a merge, batch norm and two outputs' worth of graph."""
+    """A functional model with a skip connection, merges, batch norm, and the separable/depthwise/transposed
+    convolutions and layer normalization that Keras programs use."""
     inputs = k.Input((16, 16, 3))
     x = k.layers.Conv2D(8, 3, padding="same", use_bias=False)(inputs)
     x = k.layers.BatchNormalization()(x)
@@ -50,6 +51,12 @@ def residual(k):
     x = k.layers.Add()([x, y])
     x = k.layers.AveragePooling2D(2)(x)
     x = k.layers.Concatenate()([x, k.layers.MaxPooling2D(3, strides=1, padding="same")(x)])
+    # The layers Keras programs reach for beyond the tutorial: separable, depthwise and transposed convolutions
+    # and layer normalization, each with its own weight layout in the file.
+    x = k.layers.SeparableConv2D(12, 3, padding="same", activation="relu")(x)
+    x = k.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
+    x = k.layers.LayerNormalization()(x)
+    x = k.layers.Conv2DTranspose(6, 3, strides=2, padding="same")(x)
     x = k.layers.GlobalAveragePooling2D()(x)
     outputs = k.layers.Dense(4, activation="softmax")(k.layers.Dense(12, activation="gelu")(x))
     return k.Model(inputs, outputs, name="residual")
@@ -131,11 +138,17 @@ def test_h5_model_files_are_refused_with_the_way_out(tmp_path):
     assert not (tmp_path / "m.h5").exists()
 
 
-def test_unsupported_keras_arguments_are_refused_by_name(tmp_path):
+def test_constraints_load_and_unsupported_keras_arguments_are_refused_by_name(tmp_path):
     theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, kernel_constraint="non_neg")])
     theirs.save(tmp_path / "c.keras")
+    ours = cnnkit.models.load_model(tmp_path / "c.keras")
+    assert isinstance(ours.layers[-1].kernel_constraint, cnnkit.constraints.NonNeg)
+    x = _x((4,))
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=ATOL, rtol=1e-6)
+    lora = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, lora_rank=2)])
+    lora.save(tmp_path / "lora.keras")
     with pytest.raises(ValueError, match="cnnkit's Dense does not support"):
-        cnnkit.models.load_model(tmp_path / "c.keras")
+        cnnkit.models.load_model(tmp_path / "lora.keras")
 
 
 # ------------------------------------------------------------------------------------------------- hostile files
@@ -256,3 +269,23 @@ def test_deeply_nested_json_is_refused(good_keras, tmp_path):
     _write(tmp_path / "deep.keras", {**_members(good_keras), "config.json": "[" * 100_000 + "]" * 100_000})
     with pytest.raises(ValueError, match=r"config.json is nested too deeply \(at most 100 levels\)"):
         cnnkit.models.load_model(tmp_path / "deep.keras")
+
+
+def lambda_model(k):
+    """A functional model with a Python lambda in it: the case Keras' safe_mode exists for."""
+    inputs = k.Input((6,))
+    outputs = k.layers.Lambda(lambda t: t * 2.0 + 1.0, name="double_plus_one")(k.layers.Dense(3)(inputs))
+    return k.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("writer", ["cnnkit", "keras"])
+def test_lambda_models_load_both_ways_only_with_safe_mode_off(writer, tmp_path):
+    x = _x((6,))
+    model = lambda_model(cnnkit if writer == "cnnkit" else keras)
+    model.save(tmp_path / "lambda.keras")
+    expected = np.asarray(model.predict(x, verbose=0))
+    for load in (cnnkit.models.load_model, keras.models.load_model):
+        with pytest.raises(ValueError, match="safe_mode=False"):
+            load(tmp_path / "lambda.keras")
+        loaded = load(tmp_path / "lambda.keras", safe_mode=False)
+        np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)), expected, atol=ATOL, rtol=0)

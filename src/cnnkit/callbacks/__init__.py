@@ -8,9 +8,11 @@ from cnnkit.callbacks.early_stopping import EarlyStopping
 from cnnkit.callbacks.history import History
 from cnnkit.callbacks.lambda_callback import LambdaCallback
 from cnnkit.callbacks.learning_rate_scheduler import LearningRateScheduler
+from cnnkit.callbacks.lr_finder import LRFinder, LRFinderResult
 from cnnkit.callbacks.model_checkpoint import ModelCheckpoint
 from cnnkit.callbacks.progbar_logger import ProgbarLogger
 from cnnkit.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from cnnkit.callbacks.tensorboard import TensorBoard
 from cnnkit.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
@@ -22,8 +24,11 @@ __all__ = [
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
+    "LRFinder",
+    "LRFinderResult",
     "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from cnnkit.callbacks.callback import Callback
+from cnnkit.distribution import barrier, is_chief
 from cnnkit.saving.checkpoint import CheckpointManager
 
 
@@ -44,19 +45,33 @@ class BackupAndRestore(Callback):
         self.restored_from: tuple[int, int] | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        state = self.manager.load_latest()
+        # A backup that passes its hash but does not fit the model (forged, or another architecture's) falls back to
+        # the previous one, like a damaged file does. Under DDP every rank restores rank 0's backup: the ranks hold
+        # the same state at every step (metrics are computed on the global batch), so one file resumes them all.
+        state = self.manager.load_latest(apply=self._restore)
         if state is not None:
-            self.model.trainer.restore_checkpoint_state(state)
             self.restored_from = tuple(state["position"])
+        barrier()  # no rank writes a new backup before every rank has read the one it resumes from
+
+    def _restore(self, state: dict) -> None:
+        position = tuple(int(p) for p in state["position"])
+        self.model.trainer.restore_checkpoint_state(state)
+        self.restored_from = position
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.save_freq != "epoch" and self.model.trainer.global_step % self.save_freq == 0:
-            self.manager.save(self.model.trainer.checkpoint_state())
+            self._save()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.save_freq == "epoch":
+            self._save()
+
+    def _save(self) -> None:
+        if is_chief():
             self.manager.save(self.model.trainer.checkpoint_state())
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.delete_checkpoint:
-            self.manager.delete_all()
+            barrier()
+            if is_chief():
+                self.manager.delete_all()

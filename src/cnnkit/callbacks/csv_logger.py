@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cnnkit.callbacks.callback import Callback
+from cnnkit.distribution import is_chief
 
 
 class CSVLogger(Callback):
@@ -41,6 +42,8 @@ class CSVLogger(Callback):
             self._open()
 
     def _open(self) -> None:
+        if not is_chief():  # under DDP rank 0 writes the file; every rank holds the same logs
+            return
         exists = os.path.exists(self.filename)
         if self._resume_size is not None and exists:
             with open(self.filename, "r+b") as f:
@@ -53,6 +56,8 @@ class CSVLogger(Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self._file is None:
             self._open()
+        if self._file is None:
+            return
         logs = dict(logs or {})
         if self.keys is None:
             self.keys = sorted(logs)

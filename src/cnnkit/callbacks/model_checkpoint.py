@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from cnnkit.callbacks.monitor import MonitorCallback
+from cnnkit.distribution import barrier, is_chief
 from cnnkit.saving.checkpoint import save_state
 
 
@@ -112,7 +113,15 @@ def _all_finite(model: torch.nn.Module) -> bool:
 
 def save_atomic(model: torch.nn.Module, path: str, weights_only: bool) -> None:
     """Saves so that ``path`` is always a whole file: every saver below writes through ``common.files.atomic_write``
-    (a temporary file in the same folder, then a rename), and keeps the file name, which picks the format."""
+    (a temporary file in the same folder, then a rename), and keeps the file name, which picks the format.
+
+    Under DDP rank 0 writes and the other ranks wait until the file is whole (every rank decides alike to save)."""
+    if is_chief():
+        _save_file(model, path, weights_only)
+    barrier()
+
+
+def _save_file(model: torch.nn.Module, path: str, weights_only: bool) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if weights_only and hasattr(model, "save_weights"):
         model.save_weights(path)

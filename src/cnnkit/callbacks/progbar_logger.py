@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cnnkit.callbacks.callback import Callback
 from cnnkit.common.progbar import Progbar, resolve_verbose
+from cnnkit.distribution import is_chief
 
 
 class ProgbarLogger(Callback):
@@ -18,7 +19,8 @@ class ProgbarLogger(Callback):
 
     def set_params(self, params: dict) -> None:
         super().set_params(params)
-        self.verbose = resolve_verbose(params.get("verbose", 1))
+        # Under DDP only rank 0 draws: every rank logs the same numbers.
+        self.verbose = resolve_verbose(params.get("verbose", 1)) if is_chief() else 0
         self.epochs = params.get("epochs", 1)
         self.target = params.get("steps")
 

@@ -20,16 +20,23 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
     p.add_argument("data_dir", metavar="DATA_DIR", help="folder with one sub-folder of images per class")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="average each image's probabilities with its mirror's (flip test-time augmentation; default on)",
+    )
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     clf = load_classifier(args.model)
-    ev = evaluate_directory(clf, args.data_dir, batch_size=args.batch_size)
+    ev = evaluate_directory(clf, args.data_dir, batch_size=args.batch_size, tta=args.tta)
     if args.json:
         print_json(ev.to_dict())
         return 0
-    print(f"Accuracy: {ev.accuracy:.4f}   loss: {ev.loss:.4f}   images: {ev.num_images}")
+    tta = "   (flip test-time augmentation)" if args.tta else ""
+    print(f"Accuracy: {ev.accuracy:.4f}   loss: {ev.loss:.4f}   images: {ev.num_images}{tta}")
     print()
     rows = [
         [

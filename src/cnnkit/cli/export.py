@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from typing import Any
 
 from cnnkit.cli._format import command_parser
@@ -27,7 +28,18 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
     return p
 
 
+def check_onnx_installed() -> None:
+    """Names the extra to install when onnx or onnxruntime is missing (a plain `pip install cnnkit` has neither)."""
+    missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(
+            f"ONNX export needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed. "
+            f"Expected the onnx extra. Received: --format {'onnx'}. Install it with: pip install 'cnnkit[onnx]'."
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    check_onnx_installed()
     clf = load_classifier(args.model)
     out = args.out or str(clf.path.with_suffix(".onnx"))
     info = export_model(clf.model, out, format=args.format, input_shape=clf.input_shape, opset=args.opset)

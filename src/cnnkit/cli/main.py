@@ -7,6 +7,7 @@ done by library functions (:mod:`cnnkit.pipeline`, :mod:`cnnkit.report`, :mod:`c
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -14,14 +15,16 @@ import traceback
 from collections.abc import Sequence
 
 from cnnkit._version import __version__
-from cnnkit.cli import demo, evaluate, explain, export, predict, report, serve, train, zoo
+from cnnkit.cli import demo, evaluate, explain, export, lr_find, predict, report, serve, train, zoo
+from cnnkit.pipeline.run_folder import RunFolderBusy
 
-COMMANDS = (train, evaluate, predict, explain, report, export, serve, zoo, demo)
+COMMANDS = (train, lr_find, evaluate, predict, explain, report, export, serve, zoo, demo)
 
 EPILOG = """\
 examples:
   cnnkit demo                                   train on Fashion-MNIST and write runs/demo/report.html
   cnnkit train data/flowers --out runs/flowers  train on your own folder of class sub-folders
+  cnnkit lr-find data/flowers                   plot loss against learning rate, suggest a rate
   cnnkit evaluate runs/flowers/model.cnnkit data/flowers-test
   cnnkit predict runs/flowers/model.cnnkit photo.jpg --top-k 3
   cnnkit explain runs/flowers/model.cnnkit photo.jpg --out explain/
@@ -34,6 +37,19 @@ Run `cnnkit COMMAND --help` for the options and examples of each command.
 
 # Errors a user can fix (bad path, bad folder, wrong file): exit code 2, one line.
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+# OS errors a user fixes: no space (or a file-size limit), quota, read-only filesystem, permission, address in use.
+USER_ERRNOS = {
+    errno.ENOSPC,
+    errno.EFBIG,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EADDRINUSE,
+    errno.ENOTDIR,
+}
 
 
 class CliError(Exception):
@@ -66,8 +82,9 @@ def _setup_logging() -> None:
 
 
 def _one_line(e: BaseException) -> str:
-    msg = str(e).strip() or type(e).__name__
-    if isinstance(e, (FileNotFoundError, PermissionError)) and e.filename and str(e.filename) not in msg:
+    # An OSError's str() starts with "[Errno N]"; its strerror is the message (cnnkit's writer puts the path in it).
+    msg = (e.strerror if isinstance(e, OSError) and e.strerror else str(e)).strip() or type(e).__name__
+    if isinstance(e, OSError) and e.filename and str(e.filename) not in msg:
         msg = f"{msg}: {e.filename}"
     return " ".join(msg.split())
 
@@ -87,7 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = " (run the same command again to resume from the last completed epoch)"
         print(f"cnnkit {args.command}: interrupted{hint if args.command in ('train', 'demo') else ''}", file=sys.stderr)
         return 130
-    except (CliError, *USER_ERRORS) as e:
+    except OSError as e:
+        if debug:
+            traceback.print_exc()
+        # The OS refused something the user can fix (full disk, permissions, a busy port): say which path, exit 2.
+        if e.errno in USER_ERRNOS or isinstance(e, USER_ERRORS):
+            print(f"cnnkit {args.command}: error: {_one_line(e)}", file=sys.stderr)
+            return 2
+        print(f"cnnkit {args.command}: error: {type(e).__name__}: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except (CliError, RunFolderBusy, *USER_ERRORS) as e:
         if debug:
             traceback.print_exc()
         print(f"cnnkit {args.command}: error: {_one_line(e)}", file=sys.stderr)

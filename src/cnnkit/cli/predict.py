@@ -21,6 +21,12 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
     p.add_argument("images", metavar="IMAGE_OR_DIR", nargs="+", help="image files or folders of images")
     p.add_argument("--top-k", type=int, default=1, help="show the K most likely classes (default 1)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="average each image's probabilities with its mirror's (flip test-time augmentation; default on)",
+    )
     return p
 
 
@@ -28,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise ValueError(f"--top-k must be at least 1. Received: --top-k {args.top_k}. Pass e.g. --top-k 3.")
     clf = load_classifier(args.model)
-    results = predict_images(clf, args.images, top_k=args.top_k)
+    results = predict_images(clf, args.images, top_k=args.top_k, tta=args.tta)
     if args.json:
         print_json(results)
         return 0

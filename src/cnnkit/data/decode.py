@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import threading
 import warnings
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # PIL's own default (about 0.25 GB for 24-bit images); a larger image is treated as a decompression bomb.
 DEFAULT_MAX_PIXELS = 89_478_485
+# No photo file comes near this (a 100-megapixel PNG is about 300 MB); a larger file is refused from its stat.
+MAX_IMAGE_BYTES = 512 << 20
 
 # The one list of file extensions cnnkit treats as images: what the folder loader lists and decodes, and what the
 # CLI counts. Keras' allow-list plus WebP, which PIL decodes (Keras' TensorFlow decoder cannot). TIFF is left out, as
@@ -78,27 +81,43 @@ def _pixel_limit_off():
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def open_image(
-    source: str | os.PathLike | bytes,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    draft_size: tuple[int, int] | None = None,
-) -> Image.Image:
-    """Open, fully decode and EXIF-orient an image (first frame of an animation). Raises DecodeError.
+def read_image_file(path: str | os.PathLike, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+    """The bytes of an image file, read only if it is a regular file of at most ``max_bytes``. Raises DecodeError.
 
-    ``draft_size`` = (height, width): a JPEG is decoded at the smallest DCT scale (1, 1/2, 1/4, 1/8) that stays
-    at least this large, which is several times faster for small targets (pixels differ slightly from a
-    full-size decode followed by a resize).
+    The check comes from the stat of the descriptor opened without blocking, so a FIFO or a link to /dev/zero named
+    like an image is refused at once instead of hanging or filling memory, and a 2 GB file is refused unread.
     """
-    if isinstance(source, bytes):
-        data = source
-    else:
-        try:
-            with open(source, "rb") as f:
-                data = f.read()
-        except IsADirectoryError as e:
-            raise DecodeError("not a file", str(e)) from None
-        except OSError as e:
-            raise DecodeError("unreadable file", e.strerror or str(e)) from None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except IsADirectoryError as e:
+        raise DecodeError("not a file", str(e)) from None
+    except OSError as e:
+        raise DecodeError("unreadable file", e.strerror or str(e)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise DecodeError("not a regular file", _file_kind(st.st_mode))
+        if st.st_size > max_bytes:
+            raise DecodeError("file too large", f"{st.st_size} bytes > {max_bytes}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(max_bytes + 1)[:max_bytes]
+    except OSError as e:
+        raise DecodeError("unreadable file", e.strerror or str(e)) from None
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a device")):
+        if test(mode):
+            return name
+    return "a device or socket" if stat.S_ISBLK(mode) or stat.S_ISSOCK(mode) else "not a regular file"
+
+
+def _open_header(data: bytes, max_pixels: int | None) -> Image.Image:
+    """PIL's lazy open (header only) with cnnkit's per-call bomb rule."""
     if not data:
         raise DecodeError("zero-byte file")
     try:
@@ -114,6 +133,32 @@ def open_image(
         raise DecodeError(
             "too many pixels (possible decompression bomb)", f"{width}x{height} = {width * height} > {max_pixels}"
         )
+    return img
+
+
+def probe_image(source: str | os.PathLike | bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int, str]:
+    """``(height, width, PIL mode)`` of an image from its header only, by the decoder's rules. Raises DecodeError.
+
+    The same checks as :func:`open_image` (regular file, size cap, pixel limit) without decoding the pixels: what
+    the CLI's first look at a folder uses, so it skips exactly the files the loader skips.
+    """
+    img = _open_header(source if isinstance(source, bytes) else read_image_file(source), max_pixels)
+    return img.height, img.width, img.mode
+
+
+def open_image(
+    source: str | os.PathLike | bytes,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    draft_size: tuple[int, int] | None = None,
+) -> Image.Image:
+    """Open, fully decode and EXIF-orient an image (first frame of an animation). Raises DecodeError.
+
+    ``draft_size`` = (height, width): a JPEG is decoded at the smallest DCT scale (1, 1/2, 1/4, 1/8) that stays
+    at least this large, which is several times faster for small targets (pixels differ slightly from a
+    full-size decode followed by a resize).
+    """
+    data = source if isinstance(source, bytes) else read_image_file(source)
+    img = _open_header(data, max_pixels)
     if draft_size is not None and img.format == "JPEG" and img.mode in ("RGB", "L"):
         side = max(draft_size)  # the EXIF turn may swap the axes: ask for a square that covers both
         img.draft(img.mode, (side, side))

@@ -60,4 +60,5 @@ def load_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nda
     x_train = np.frombuffer(raw["train-images-idx3-ubyte.gz"], np.uint8, offset=16).reshape(len(y_train), 28, 28)
     y_test = np.frombuffer(raw["t10k-labels-idx1-ubyte.gz"], np.uint8, offset=8)
     x_test = np.frombuffer(raw["t10k-images-idx3-ubyte.gz"], np.uint8, offset=16).reshape(len(y_test), 28, 28)
-    return (x_train, y_train), (x_test, y_test)
+    # Writable copies: frombuffer views of the bytes are read-only, which torch warns about in fit().
+    return (x_train.copy(), y_train.copy()), (x_test.copy(), y_test.copy())

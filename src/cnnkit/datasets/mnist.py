@@ -20,4 +20,5 @@ def load_data(path: str = "mnist.npz") -> tuple[tuple[np.ndarray, np.ndarray], t
     local = [str(Path.home() / ".keras" / "datasets")]
     file = get_file(path, URL, SHA256, "mnist", local)
     with np.load(file, allow_pickle=False) as f:
-        return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+        # np.array copies: arrays read from a zip member are read-only views, which torch warns about in fit().
+        return (np.array(f["x_train"]), np.array(f["y_train"])), (np.array(f["x_test"]), np.array(f["y_test"]))

@@ -131,13 +131,15 @@ def serialize_function(fn: Callable[..., Any]) -> dict[str, Any]:
 
 def deserialize_function(config: Any, custom_objects: dict[str, Any] | None, safe_mode: bool) -> Callable[..., Any]:
     """The function of a config from :func:`serialize_function` (bytecode only when ``safe_mode`` is False)."""
+    if callable(config):  # already rebuilt by the loader (cnnkit.saving resolves nested objects first)
+        return config
     if not isinstance(config, dict):
         raise ValueError(f"Invalid function config. Expected a dict. Received: function={config!r:.200}.")
     if config.get("class_name") == "__lambda__":
         if safe_mode:
             raise ValueError(LAMBDA_REFUSED)
         inner = config["config"]
-        code = marshal.loads(base64.decodebytes(inner["code"].encode("ascii")))
+        code = marshal.loads(base64.b64decode(inner["code"] if "code" in inner else inner["value"][0]))
         closure = tuple(types.CellType(v) for v in inner["closure"]) if inner.get("closure") else None
         defaults = tuple(inner["defaults"]) if inner.get("defaults") else None
         # The bytecode's globals: the names a Keras lambda usually reaches for, mapped to cnnkit's.

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 from cnnkit import initializers, regularizers
+from cnnkit.distribution.process import is_initialized
 from cnnkit.layers.base import InputSpec, Layer
 from cnnkit.layers.registry import register_layer
 
@@ -20,6 +22,11 @@ class BatchNormalization(Layer):
     ``moving = moving * momentum + batch * (1 - momentum)``, with the *biased* batch variance (torch would use
     the unbiased one). A layer with ``trainable = False`` always runs in inference mode, as in Keras 3: that is
     what makes a frozen pretrained base safe to fine-tune.
+
+    ``synchronized=True`` (Keras' argument) computes the batch statistics over the whole global batch when training
+    data-parallel under DDP (as torch's ``SyncBatchNorm``): the moments are all-reduced across the replicas, with
+    gradients flowing back through the reduction, so a replica's output equals one process's on the whole batch.
+    In a single process it is ordinary batch normalization.
     """
 
     def __init__(
@@ -35,6 +42,7 @@ class BatchNormalization(Layer):
         moving_variance_initializer: Any = "ones",
         beta_regularizer: Any = None,
         gamma_regularizer: Any = None,
+        synchronized: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -43,7 +51,7 @@ class BatchNormalization(Layer):
         if epsilon <= 0:
             raise ValueError(f"epsilon must be positive. Received: epsilon={epsilon}.")
         self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
-        self.center, self.scale = center, scale
+        self.center, self.scale, self.synchronized = center, scale, bool(synchronized)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
@@ -75,7 +83,14 @@ class BatchNormalization(Layer):
         x = inputs.movedim(axis, 1) if axis != 1 else inputs
         gamma = self.gamma if self.scale else None
         beta = self.beta if self.center else None
-        if training and self.trainable:
+        if training and self.trainable and self.synchronized and is_initialized():
+            out, mean, variance = _synchronized_batch_norm(x, gamma, beta, self.epsilon)
+            with torch.no_grad():
+                self.moving_mean.mul_(self.momentum).add_(mean.to(self.moving_mean.dtype), alpha=1 - self.momentum)
+                self.moving_variance.mul_(self.momentum).add_(
+                    variance.to(self.moving_variance.dtype), alpha=1 - self.momentum
+                )
+        elif training and self.trainable:
             out, mean, invstd = torch.native_batch_norm(x, gamma, beta, None, None, True, 0.0, self.epsilon)
             with torch.no_grad():
                 # native_batch_norm returns 1/sqrt(var + eps) of the biased batch variance: recover var from it
@@ -104,4 +119,44 @@ class BatchNormalization(Layer):
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "synchronized": self.synchronized,
         }
+
+
+def _synchronized_batch_norm(x: torch.Tensor, gamma: Any, beta: Any, epsilon: float) -> tuple:
+    """Batch norm of ``x`` (channels on axis 1) with the moments of every replica's rows; returns (out, mean, var).
+
+    Two all-reduces (sum, then the sum of squared deviations from the global mean: as exact as one process's
+    two-pass variance); :class:`_AllReduceSum` makes them differentiable, so each replica's input gradient
+    includes the other replicas' terms."""
+    dims = [0, *range(2, x.ndim)]
+    shape = [1, -1] + [1] * (x.ndim - 2)
+    xf = x.float()
+    count = torch.tensor([x.numel() // max(x.shape[1], 1)], dtype=torch.float32, device=x.device)
+    totals = _AllReduceSum.apply(torch.cat([xf.sum(dims), count]))
+    n = totals[-1].detach()
+    mean = totals[:-1] / n
+    centered = xf - mean.view(shape)
+    variance = _AllReduceSum.apply((centered * centered).sum(dims)) / n
+    out = centered * torch.rsqrt(variance + epsilon).view(shape)
+    if gamma is not None:
+        out = out * gamma.view(shape)
+    if beta is not None:
+        out = out + beta.view(shape)
+    return out.to(x.dtype), mean.detach(), variance.detach()
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """A sum over the replicas whose gradient is the sum of the replicas' gradients (an all-reduce both ways)."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
+        out = tensor.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        return grad

@@ -95,7 +95,7 @@ class _ThresholdMetric(Metric):
         self._thresholds_t = torch.tensor(self.thresholds, dtype=torch.float32)
         names = {"tp": "true_positives", "fp": "false_positives", "fn": "false_negatives"}
         for c in self._counts:
-            self.add_variable(names[c], (len(self.thresholds),))
+            self._add_state(names[c], (len(self.thresholds),))
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred, w = _prepare(y_true, y_pred, sample_weight, self.top_k, self.class_id)
@@ -224,7 +224,7 @@ class AUC(Metric):
         self.label_weights = None
         self._from_logits = from_logits
         for n in ("true_positives", "false_positives", "true_negatives", "false_negatives"):
-            self.add_variable(n, (self.num_thresholds,))
+            self._add_state(n, (self.num_thresholds,))
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred, w = _prepare(y_true, y_pred, sample_weight)

@@ -12,16 +12,73 @@ from typing import Any
 
 import torch
 
+from cnnkit import initializers
 from cnnkit.common.naming import auto_name, to_snake_case
 from cnnkit.losses.loss import apply_mask, squeeze_or_expand_to_same_rank, to_tensor
 
-__all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum"]
+__all__ = ["Mean", "MeanMetricWrapper", "Metric", "MetricVariable", "Sum"]
+
+
+class MetricVariable(torch.Tensor):
+    """A metric's state: a float32 tensor with Keras' variable methods (``assign``, ``assign_add``, ``value``...).
+
+    Arithmetic on it gives plain tensors (as ``nn.Parameter`` does), so results never carry the variable type.
+    """
+
+    # Plain tensors out of every op: no per-op dispatch cost and no variable-typed intermediates.
+    __torch_function__ = torch._C._disabled_torch_function_impl
+
+    def __new__(cls, data: torch.Tensor, name: str = "variable") -> MetricVariable:
+        variable = torch.Tensor._make_subclass(cls, data, False)
+        variable._name = name
+        return variable
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def path(self) -> str:
+        return self._name
+
+    @property
+    def value(self) -> torch.Tensor:
+        """The current value as a plain tensor (shares memory with the variable)."""
+        return self.data
+
+    def _same_place(self, value: Any) -> torch.Tensor:
+        value = torch.as_tensor(value)
+        if value.device != self.device:  # state follows the values' device (CPU state, CUDA predictions)
+            self.data = self.data.to(value.device)
+        return value.to(torch.float32)
+
+    def assign(self, value: Any) -> MetricVariable:
+        self.data.copy_(self._same_place(value).expand(self.shape) if self.dim() else self._same_place(value))
+        return self
+
+    def assign_add(self, value: Any) -> MetricVariable:
+        self.data.add_(self._same_place(value))
+        return self
+
+    def assign_sub(self, value: Any) -> MetricVariable:
+        self.data.sub_(self._same_place(value))
+        return self
+
+    def numpy(self) -> Any:
+        return self.data.detach().cpu().numpy()
+
+    def __repr__(self) -> str:
+        return f"<MetricVariable name={self._name!r} shape={tuple(self.shape)} value={self.data.tolist()}>"
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        # copy/deepcopy of a metric (clone_model, callbacks) copies the values and the name, not a pickle payload.
+        return (MetricVariable, (self.data.clone(), self._name))
 
 
 class Metric:
     """Base class: `update_state(...)` accumulates, `result()` reads, `reset_state()` clears.
 
-    Subclasses create their state in `__init__` with `add_variable(name, shape)`.
+    Subclasses create their state in `__init__` with `self.x = self.add_variable(shape, initializer, name=...)`.
 
     Example:
         >>> import cnnkit
@@ -38,30 +95,79 @@ class Metric:
             )
         self.name = name or auto_name(type(self).__name__)
         self.dtype = "float32"
-        self._state_names: list[str] = []
-        self._initial: dict[str, float] = {}
+        self._variables: list[MetricVariable] = []
 
-    def add_variable(self, name: str, shape: tuple[int, ...] = (), initial_value: float = 0.0) -> torch.Tensor:
-        """Creates a float32 state tensor (an attribute called `name`)."""
-        tensor = torch.full(shape, initial_value, dtype=torch.float32)
-        setattr(self, name, tensor)
-        self._state_names.append(name)
-        self._initial[name] = initial_value
-        return tensor
+    def add_variable(
+        self,
+        shape: tuple[int, ...] = (),
+        initializer: Any = "zeros",
+        dtype: Any = None,
+        aggregation: str = "sum",
+        name: str | None = None,
+    ) -> MetricVariable:
+        """Creates a state variable, as Keras' ``Metric.add_variable`` (assign it to an attribute yourself).
+
+        The variable is a float32 tensor with Keras' variable methods (``assign``, ``assign_add``, ``assign_sub``,
+        ``value``, ``numpy()``, ``name``); ``reset_state()`` sets it back to zeros, as Keras does.
+
+        Args:
+            shape: The variable's shape.
+            initializer: An initializer name (``"zeros"``, ``"ones"``...), instance, or a number.
+            dtype: ``None`` or ``"float32"`` (metric state accumulates in float32).
+            aggregation: Accepted for Keras compatibility (how replicas combine the variable: ``"sum"``, ``"mean"``).
+            name: The variable's name.
+
+        Example:
+            >>> class Hits(Metric):
+            ...     def __init__(self, name="hits", **kwargs):
+            ...         super().__init__(name=name, **kwargs)
+            ...         self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
+            ...     def update_state(self, y_true, y_pred, sample_weight=None):
+            ...         self.hits.assign_add(torch.sum(torch.as_tensor(y_true) == torch.as_tensor(y_pred)))
+            ...     def result(self):
+            ...         return self.hits.value
+            >>> m = Hits(); m.update_state([1, 2, 3], [1, 0, 3]); float(m.result())
+            2.0
+        """
+        if dtype not in (None, "float32", torch.float32):
+            raise ValueError(
+                "cnnkit metrics accumulate in float32. Expected dtype=None or 'float32'. "
+                f"Received: dtype={dtype!r}. Remove the argument."
+            )
+        shape = tuple(int(d) for d in ((shape,) if isinstance(shape, int) else shape or ()))
+        if isinstance(initializer, (int, float)):
+            values = torch.full(shape, float(initializer), dtype=torch.float32)
+        else:
+            values = torch.as_tensor(initializers.get(initializer)(shape, dtype=torch.float32), dtype=torch.float32)
+        variable = MetricVariable(values.detach().clone(), name=name or f"variable_{len(self._variables)}")
+        self._variables.append(variable)
+        return variable
+
+    def add_weight(
+        self, shape: tuple[int, ...] = (), initializer: Any = None, dtype: Any = None, name: str | None = None
+    ) -> MetricVariable:
+        """Keras' backwards-compatible alias of :meth:`add_variable`."""
+        return self.add_variable(shape=shape, initializer=initializer or "zeros", dtype=dtype, name=name)
+
+    def _add_state(self, name: str, shape: tuple[int, ...] = ()) -> MetricVariable:
+        """A zero state variable stored as attribute ``name`` (how cnnkit's own metrics declare their state)."""
+        variable = self.add_variable(shape=shape, name=name)
+        setattr(self, name, variable)
+        return variable
 
     @property
     def variables(self) -> list[torch.Tensor]:
-        return [getattr(self, n) for n in self._state_names]
+        return list(self._variables)
 
     def to(self, device: torch.device | str) -> Metric:
         """Moves the state to `device` (done automatically on the first update from another device)."""
-        for n in self._state_names:
-            setattr(self, n, getattr(self, n).to(device))
+        for v in self._variables:
+            v.data = v.data.to(device)  # in place: attributes and user references keep pointing at the variable
         return self
 
     def _follow(self, like: torch.Tensor) -> torch.device:
         # State follows the predictions' device; the move happens once, not per batch.
-        if self._state_names and getattr(self, self._state_names[0]).device != like.device:
+        if self._variables and self._variables[0].device != like.device:
             self.to(like.device)
         return like.device
 
@@ -72,9 +178,9 @@ class Metric:
         raise NotImplementedError(f"{type(self).__name__} must implement result().")
 
     def reset_state(self) -> None:
-        """Sets every state tensor back to its initial value (in place, on its device)."""
-        for n in self._state_names:
-            getattr(self, n).fill_(self._initial[n])
+        """Sets every state variable back to zero (in place, on its device), as Keras does."""
+        for v in self._variables:
+            v.data.zero_()
 
     def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         self.update_state(*args, **kwargs)
@@ -123,7 +229,7 @@ class Sum(Metric):
 
     def __init__(self, name: str = "sum", dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
-        self.add_variable("total")
+        self._add_state("total")
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         values = to_tensor(values)
@@ -145,8 +251,8 @@ class Mean(Metric):
 
     def __init__(self, name: str = "mean", dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
-        self.add_variable("total")
-        self.add_variable("count")
+        self._add_state("total")
+        self._add_state("count")
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         values = to_tensor(values)

@@ -155,7 +155,8 @@ class Functional(Model):
                 for t, v in zip(node.outputs, out):
                     values[id(t)] = v
         outs = [values[id(t)] for t in self._output_tensors]
-        return outs[0] if self._outputs_structure == "single" else outs
+        # Keras unpacks a one-element output list (its `unpack_singleton`): Model(x, [y]) predicts an array.
+        return outs[0] if self._outputs_structure == "single" or len(outs) == 1 else outs
 
     def compute_output_shape(self, input_shape):
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]

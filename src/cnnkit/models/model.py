@@ -13,9 +13,11 @@ from typing import Any
 import torch
 
 from cnnkit import saving
+from cnnkit.distribution import is_chief
 from cnnkit.layers.base import Layer
 from cnnkit.layers.registry import register_layer
 from cnnkit.models.summary import print_summary
+from cnnkit.training.lr_find import lr_find as _lr_find
 from cnnkit.training.trainer import Trainer, not_compiled_error
 
 
@@ -89,6 +91,35 @@ class Model(Layer):
                 f"model on a batch of data first."
             )
 
+    @property
+    def input_shape(self) -> Any:
+        """The input shape(s), batch axis ``None``: one tuple, or a list for several inputs (as Keras)."""
+        return self._io_shape("inputs", "input")
+
+    @property
+    def output_shape(self) -> Any:
+        """The output shape(s), batch axis ``None``: one tuple, or a list for several outputs (as Keras)."""
+        return self._io_shape("outputs", "output")
+
+    @property
+    def output_names(self) -> list[str]:
+        """The names of the layers that produce the outputs (Keras' keys for per-output losses and metrics)."""
+        try:
+            tensors = self.outputs
+        except (AttributeError, ValueError):
+            return []
+        return [t.node.layer.name if t.node is not None else t.name for t in tensors]
+
+    def _io_shape(self, attr: str, what: str) -> Any:
+        try:
+            tensors = getattr(self, attr)
+        except (AttributeError, ValueError):
+            tensors = None
+        if not tensors:  # Keras raises AttributeError, so hasattr(model, "input_shape") is False until it is known
+            raise AttributeError(f"Model '{self.name}' has no defined {what} shape yet.")
+        shapes = [tuple(t.shape) for t in tensors]
+        return shapes[0] if len(shapes) == 1 else shapes
+
     def count_params(self) -> int:
         self._require_built("its number of parameters")
         return super().count_params()
@@ -110,8 +141,11 @@ class Model(Layer):
     # ---------------------------------------------------------------------------------------------- saving
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Write the whole model to one file, atomically: a Keras 3 archive for a ``.keras`` name, else cnnkit's
-        ``.cnnkit`` archive (with the optimizer state, so training resumes); ``.h5`` is refused."""
-        saving.save_model(self, filepath, overwrite=overwrite)
+        ``.cnnkit`` archive (with the optimizer state, so training resumes); ``.h5`` is refused.
+
+        Under DDP only rank 0 writes (every replica holds the same weights); the other ranks return at once."""
+        if is_chief():
+            saving.save_model(self, filepath, overwrite=overwrite)
 
     def export(self, filepath: str, format: str = "onnx", verbose: bool = True, **kwargs: Any) -> Any:  # noqa: A002
         """Export for inference, as Keras' ``model.export``; ``format='onnx'`` (checked with onnxruntime)."""
@@ -123,8 +157,9 @@ class Model(Layer):
         return info
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Write the weights alone (safetensors) to ``filepath``, atomically."""
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        """Write the weights alone (safetensors) to ``filepath``, atomically; under DDP on rank 0 only."""
+        if is_chief():
+            saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
         """Load weights from a cnnkit/safetensors file, or a Keras ``.weights.h5`` / legacy ``.h5`` file."""
@@ -153,6 +188,10 @@ class Model(Layer):
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         return self._get_trainer("predict", need_compile=False).predict(*args, **kwargs)
+
+    def lr_find(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
+        """The learning-rate range test (fastai's ``lr_find``); see :func:`cnnkit.training.lr_find.lr_find`."""
+        return _lr_find(self, x, y, **kwargs)
 
     def train_on_batch(self, *args: Any, **kwargs: Any) -> Any:
         return self._get_trainer("train_on_batch").train_on_batch(*args, **kwargs)

@@ -33,6 +33,7 @@ class Sequential(Model):
         self._layer_list: list[Layer] = []
         self._input_tensor: KerasTensor | None = None
         self._output_tensor: KerasTensor | None = None
+        self._graph_nodes: list = []  # the nodes this model's own graph added to its layers
         for layer in layers or []:
             self.add(layer)
 
@@ -68,6 +69,7 @@ class Sequential(Model):
         self._modules[layer.name] = layer
         if self._output_tensor is not None:
             self._output_tensor = layer(self._output_tensor)
+            self._graph_nodes.append(self._output_tensor.node)
 
     def pop(self) -> Layer:
         """Remove and return the last layer."""
@@ -80,10 +82,16 @@ class Sequential(Model):
         return layer
 
     def _start_graph(self, batch_shape: tuple, rebuild: bool = False) -> None:
+        # A rebuild (pop) drops the layers' nodes of the old graph, so `layer.output` names the live graph, as Keras.
+        stale = {id(n) for n in getattr(self, "_graph_nodes", [])}
+        for layer in self._layer_list:
+            layer._inbound_nodes = [n for n in layer._inbound_nodes if id(n) not in stale]
+        self._graph_nodes = []
         self._input_tensor = InputLayer(batch_shape=batch_shape, name=f"{self.name}_input").output
         x = self._input_tensor
         for layer in self._layer_list:
             x = layer(x)
+            self._graph_nodes.append(x.node)
         self._output_tensor = x
         self.built = True
         self._build_input_shape = tuple(batch_shape)

@@ -41,7 +41,7 @@ def run_demo(
     seed: int = 1337,
     model: str | None = None,
     augment: bool = DEMO_DEFAULTS["augment"],
-    verbose: int = 1,
+    verbose: int | str = "auto",  # a redrawn bar on a terminal, one line per epoch when piped (Keras' rule)
     progress: Callable[[str], None] | None = print,
 ) -> TrainResult:
     """Trains the default classifier on a Fashion-MNIST image folder and writes the run folder and report.
@@ -51,7 +51,7 @@ def run_demo(
     say = progress or (lambda msg: None)
     data = Path(out) / "data" / "fashion_mnist"
     say(f"Writing {images_per_class} Fashion-MNIST images per class to {data} ...")
-    write_fashion_mnist_folder(data, images_per_class, verbose=verbose > 0)
+    write_fashion_mnist_folder(data, images_per_class, verbose=verbose != 0)
     cfg = TrainConfig(
         data_dir=str(data),
         out=str(out),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,8 @@ import numpy as np
 
 from cnnkit.interpret import Predictions, collect_predictions, confusion_matrix, per_class_metrics
 from cnnkit.pipeline.classifier import Classifier
-from cnnkit.pipeline.inspect import inspect_directory
+from cnnkit.pipeline.inspect import inspect_directory, unsupported_message
+from cnnkit.pipeline.tta import with_tta
 from cnnkit.utils import image_dataset_from_directory
 
 __all__ = ["Evaluation", "evaluate_directory", "evaluation_of"]
@@ -57,9 +59,17 @@ def evaluation_of(preds: Predictions, class_names: list[str]) -> Evaluation:
     )
 
 
-def evaluate_directory(clf: Classifier, data_dir: str, batch_size: int = 64, verbose: bool = False) -> Evaluation:
-    """Accuracy, loss, confusion matrix and per-class metrics of the classifier on a folder of class folders."""
+def evaluate_directory(
+    clf: Classifier, data_dir: str, batch_size: int = 64, verbose: bool = False, tta: bool = False
+) -> Evaluation:
+    """Accuracy, loss, confusion matrix and per-class metrics of the classifier on a folder of class folders.
+
+    With ``tta`` the probabilities are averaged over each image and its mirror (flip test-time augmentation).
+    """
     summary = inspect_directory(data_dir)
+    warning = unsupported_message(summary)
+    if warning:
+        logging.getLogger("cnnkit.pipeline").warning(warning)
     unknown = [c for c in summary.class_names if c not in clf.class_names]
     if unknown:
         raise ValueError(
@@ -79,5 +89,5 @@ def evaluate_directory(clf: Classifier, data_dir: str, batch_size: int = 64, ver
     )
     # Labels index the folder's classes; map them to the model's class indices.
     to_model = np.array([clf.class_names.index(c) for c in data.class_names])
-    preds = collect_predictions(clf.model, ((x, to_model[np.asarray(y)]) for x, y in data))
+    preds = collect_predictions(with_tta(clf.model, tta), ((x, to_model[np.asarray(y)]) for x, y in data))
     return evaluation_of(preds, clf.class_names)

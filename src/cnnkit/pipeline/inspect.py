@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
+from cnnkit.data.decode import IMAGE_EXTENSIONS, DecodeError, probe_image  # the loader's list and rule
 
-from cnnkit.data.decode import IMAGE_EXTENSIONS  # the loader's list, so the CLI counts exactly what it decodes
-
-__all__ = ["DataSummary", "inspect_directory", "IMAGE_EXTENSIONS"]
+__all__ = ["DataSummary", "inspect_directory", "IMAGE_EXTENSIONS", "unsupported_message"]
 
 
 @dataclass
@@ -21,6 +19,10 @@ class DataSummary:
     counts: dict[str, int]
     image_size: tuple[int, int]  # the most common (height, width) among the sampled images
     grayscale: bool  # every sampled image is single-channel
+    # Class sub-folders left out because they hold no file the loader decodes: {class: [file names]}.
+    unsupported: dict[str, list[str]] = field(default_factory=dict)
+    # Sampled files the decoder refused, with its reason (the loader skips and names the same files).
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def num_images(self) -> int:
@@ -53,12 +55,23 @@ def inspect_directory(directory: str | os.PathLike, sample: int = 64) -> DataSum
             f"Received: DATA_DIR={str(directory)!r}. Check the path."
         )
     counts: dict[str, int] = {}
+    unsupported: dict[str, list[str]] = {}
     files: list[Path] = []
-    for sub in sorted(p for p in path.iterdir() if p.is_dir()):
+    for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
         images = _images_in(sub)
         if images:
             counts[sub.name] = len(images)
             files.extend(images[: max(1, sample // 8)])
+        else:
+            others = sorted(f for _, _, names in os.walk(sub) for f in names if not f.startswith("."))
+            if others:
+                unsupported[sub.name] = others
+    if not counts and unsupported:
+        raise ValueError(
+            "The data folder has no image files cnnkit can read. Expected files ending in "
+            f"{', '.join(IMAGE_EXTENSIONS)}. Received: DATA_DIR={str(directory)!r} with "
+            f"{_describe_unsupported(unsupported)}. Convert the images to PNG or JPEG."
+        )
     if not counts:
         loose = len([p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS])
         hint = f" It holds {loose} images directly: move them into one sub-folder per class." if loose else ""
@@ -73,12 +86,33 @@ def inspect_directory(directory: str | os.PathLike, sample: int = 64) -> DataSum
         )
     sizes: Counter = Counter()
     gray = True
+    skipped: list[tuple[str, str]] = []
     for f in files[:sample]:
         try:
-            with Image.open(f) as img:
-                sizes[(img.height, img.width)] += 1
-                gray = gray and img.mode in ("L", "1", "I;16", "I", "LA")
-        except OSError:
-            continue  # unreadable files are reported (and skipped) by the loader
+            height, width, mode = probe_image(f)
+        except DecodeError as e:
+            skipped.append((str(f), str(e)))  # the loader's rule: skipped here, skipped and named when loading
+            continue
+        sizes[(height, width)] += 1
+        gray = gray and mode in ("L", "1", "I;16", "I", "LA")
     size = sizes.most_common(1)[0][0] if sizes else (256, 256)
-    return DataSummary(str(path), list(counts), counts, size, gray and bool(sizes))
+    return DataSummary(str(path), list(counts), counts, size, gray and bool(sizes), unsupported, skipped)
+
+
+def _describe_unsupported(unsupported: dict[str, list[str]]) -> str:
+    parts = []
+    for name, files in unsupported.items():
+        suffixes = sorted({os.path.splitext(f)[1].lower() or "(no extension)" for f in files})
+        parts.append(f"class {name!r}: {len(files)} files ({', '.join(suffixes[:4])})")
+    return "; ".join(parts)
+
+
+def unsupported_message(summary: DataSummary) -> str | None:
+    """A warning naming the class sub-folders left out because none of their files is an image cnnkit reads."""
+    if not summary.unsupported:
+        return None
+    return (
+        f"Left out {len(summary.unsupported)} class folder(s) with no image cnnkit can read: "
+        f"{_describe_unsupported(summary.unsupported)}. Supported: {', '.join(IMAGE_EXTENSIONS)}. Convert those "
+        "images to PNG or JPEG to train on them."
+    )

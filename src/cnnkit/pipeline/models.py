@@ -33,7 +33,7 @@ def choose_defaults(summary: DataSummary, model: str | None, image_size: int | N
         small = typical <= 64 or summary.num_images < 2000
         model = TUTORIAL if small or "ResNet20" not in available_models() else "ResNet20"
     if image_size is None:
-        if model == TUTORIAL:
+        if model in (TUTORIAL, "ResNetS", "ResNetM"):  # small-image models: the images' own size, 16 to 64
             image_size = max(16, min(typical, 64))
         elif model == "ResNet20":
             image_size = max(32, min(typical, 64))

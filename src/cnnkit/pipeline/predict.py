@@ -12,6 +12,7 @@ import torch
 from cnnkit.interpret import probabilities
 from cnnkit.pipeline.classifier import Classifier, load_images
 from cnnkit.pipeline.inspect import IMAGE_EXTENSIONS
+from cnnkit.pipeline.tta import with_tta
 
 logger = logging.getLogger("cnnkit.pipeline")
 
@@ -40,9 +41,15 @@ def _expand(paths: list[str]) -> list[tuple[Path, bool]]:
     return files
 
 
-def predict_images(clf: Classifier, paths: list[str], top_k: int = 1, batch_size: int = 64) -> list[dict]:
-    """Top-k classes and probabilities for each image (folders are expanded to the images in them)."""
+def predict_images(
+    clf: Classifier, paths: list[str], top_k: int = 1, batch_size: int = 64, tta: bool = False
+) -> list[dict]:
+    """Top-k classes and probabilities for each image (folders are expanded to the images in them).
+
+    With ``tta`` the probabilities are averaged over each image and its mirror (flip test-time augmentation).
+    """
     candidates = _expand(paths)
+    model = with_tta(clf.model, tta)
     k = max(1, min(int(top_k), len(clf.class_names)))
     results = []
     for start in range(0, len(candidates), batch_size):
@@ -58,7 +65,7 @@ def predict_images(clf: Classifier, paths: list[str], top_k: int = 1, batch_size
         if not arrays:
             continue
         with torch.no_grad():
-            probs = probabilities(clf.model(np.stack(arrays))).numpy()
+            probs = probabilities(model(np.stack(arrays))).numpy()
         for f, p in zip(chunk, probs, strict=True):
             top = np.argsort(-p, kind="stable")[:k]
             results.append(

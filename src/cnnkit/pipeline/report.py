@@ -11,6 +11,7 @@ from cnnkit.common.files import atomic_write
 from cnnkit.interpret import Predictions, collect_predictions
 from cnnkit.pipeline.classifier import load_classifier
 from cnnkit.pipeline.run_folder import REPORT_FILE, RunFolder, load_run
+from cnnkit.pipeline.tta import with_tta
 from cnnkit.report import render_report
 
 __all__ = ["write_report", "write_run_report"]
@@ -64,5 +65,6 @@ def write_report(
     predictions = None
     if model is not None and dataset is not None:
         say("predicting the validation set")
-        predictions = collect_predictions(model, dataset, keep_images=True)
+        # As training evaluated: with flip test-time augmentation when the run used it.
+        predictions = collect_predictions(with_tta(model, bool(run.metrics.get("tta"))), dataset, keep_images=True)
     return write_run_report(run, model=model, predictions=predictions, out=out, progress=progress)

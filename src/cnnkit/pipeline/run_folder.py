@@ -8,9 +8,13 @@ also holds ``backup/`` (BackupAndRestore) and ``checkpoint.best.cnnkit``; both g
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import socket
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +27,14 @@ __all__ = [
     "BEST_CHECKPOINT",
     "CLASS_NAMES_FILE",
     "HISTORY_FILE",
+    "LOCK_FILE",
     "METRICS_FILE",
     "MODEL_FILE",
     "REPORT_FILE",
     "RunFolder",
+    "RunFolderBusy",
     "load_run",
+    "lock_run_folder",
     "read_history",
     "write_json",
 ]
@@ -59,6 +66,88 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
                 except ValueError:
                     continue
     return out
+
+
+LOCK_FILE = ".cnnkit.lock"
+
+
+class RunFolderBusy(RuntimeError):
+    """Another live process holds the run folder's lock."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def _read_lock(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+@contextlib.contextmanager
+def lock_run_folder(run_dir: str | os.PathLike) -> Iterator[Path]:
+    """Holds ``run_dir/.cnnkit.lock`` (pid, host, start time) while the block runs: one run per folder.
+
+    The lock file is created with ``O_EXCL``, so of two runs started at once exactly one gets it. A lock left by a
+    process that no longer exists on this host (killed, crashed) is taken over; a live holder makes the second run
+    fail with :class:`RunFolderBusy`, naming the pid, host and start time.
+
+    Example:
+        >>> with lock_run_folder("runs/flowers"):  # doctest: +SKIP
+        ...     train(...)
+    """
+    folder = Path(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_FILE
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            holder = _read_lock(lock)
+            pid, host = holder.get("pid"), holder.get("host")
+            if not holder:  # being written this instant by its holder, or empty after a crash mid-write
+                time.sleep(0.2)
+                holder = _read_lock(lock)
+                pid, host = holder.get("pid"), holder.get("host")
+            stale = host == me["host"] and isinstance(pid, int) and not _pid_alive(pid)
+            if stale or (not holder and _lock_age(lock) > 10):
+                lock.unlink(missing_ok=True)  # its process is gone: take it over
+                continue
+            raise RunFolderBusy(
+                f"The run folder is in use by another cnnkit run (pid {pid}, host {host}, since "
+                f"{holder.get('since')}). Expected a folder no other run writes to. Received: --out={str(folder)!r}. "
+                "Wait for that run to finish, stop it, or choose another --out."
+            ) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(me, f)
+        break
+    else:
+        raise RunFolderBusy(
+            f"Could not take the run folder's lock. Expected to create {str(lock)!r}. Received: --out="
+            f"{str(folder)!r}. Remove the lock file if no cnnkit run uses the folder."
+        )
+    try:
+        yield folder
+    finally:
+        if _read_lock(lock).get("pid") == me["pid"]:
+            lock.unlink(missing_ok=True)
+
+
+def _lock_age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 @dataclass

@@ -7,6 +7,7 @@ import contextlib
 import datetime as _dt
 import html
 import io
+import os
 import string
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -123,6 +124,18 @@ def render_report(
             _section("Training curves", _img(plots.training_curves_png(history), "training curves"), "curves")
         )
 
+    finder = metrics.get("lr_find")
+    if isinstance(finder, dict) and finder.get("lrs"):
+        say("learning-rate finder")
+        png = plots.lr_find_png(finder["lrs"], finder["losses"], finder.get("suggestion"))
+        note = (
+            f"<p>Learning rate {finder['suggestion']:.3g} chosen by the range test "
+            f"(fastai's valley rule) over {len(finder['lrs'])} batches.</p>"
+        )
+        sections.append(_section("Learning-rate finder", note + _img(png, "learning-rate finder"), "lr-find"))
+    if metrics.get("tta") is not None:
+        cards.append(_card("test-time augmentation", "flip" if metrics["tta"] else "off"))
+
     if predictions is not None and len(predictions.y_true):
         cm = interpret.confusion_matrix(predictions.y_true, predictions.y_pred, len(names))
     elif metrics.get("confusion_matrix") is not None:
@@ -198,9 +211,10 @@ def render_report(
             sections.append(_section("First-layer filters", body, "filters"))
 
     template = string.Template(resources.files("cnnkit.report").joinpath("templates/report.html").read_text("utf-8"))
-    subtitle = " · ".join(
-        html.escape(str(x)) for x in (metrics.get("model_name"), metrics.get("data", {}).get("directory"), name) if x
-    )
+    # The data folder by its name only: a report is shared, and an absolute path tells others about this machine.
+    directory = metrics.get("data", {}).get("directory")
+    folder = os.path.basename(os.path.normpath(str(directory))) if directory else None
+    subtitle = " · ".join(html.escape(str(x)) for x in (metrics.get("model_name"), folder, name) if x)
     return template.substitute(
         title=html.escape(f"cnnkit report: {name}"),
         subtitle=subtitle,

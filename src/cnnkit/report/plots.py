@@ -25,6 +25,7 @@ __all__ = [
     "png_bytes",
     "save_png",
     "training_curves_png",
+    "lr_find_png",
     "confusion_matrix_png",
     "image_grid_png",
     "filters_png",
@@ -105,6 +106,31 @@ def training_curves_png(history: Mapping[str, Sequence[float]]) -> bytes:
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    return _fig_png(fig)
+
+
+def lr_find_png(
+    lrs: Sequence[float], losses: Sequence[float], suggestion: float | None = None, skip_end: int = 5
+) -> bytes:
+    """The learning-rate range test: smoothed loss against the rate (log axis), the suggested rate marked.
+
+    As fastai's ``plot_lr_find`` the last ``skip_end`` points (the blow-up) are left out, so the useful part of the
+    curve fills the plot.
+    """
+    lrs, losses = list(lrs), list(losses)
+    if len(lrs) > skip_end + 2:
+        lrs, losses = lrs[:-skip_end], losses[:-skip_end]
+    fig = _figure(5.0, 3.4)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(lrs, losses, "-")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss (smoothed)")
+    if suggestion is not None and lrs:
+        near = min(range(len(lrs)), key=lambda i: abs(math.log(lrs[i]) - math.log(suggestion)))
+        ax.plot([suggestion], [losses[near]], "o", color="red", label=f"suggested {suggestion:.2e}")
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
     return _fig_png(fig)
 
 

@@ -13,16 +13,18 @@ import os
 import zipfile
 from typing import Any
 
+import torch
 from safetensors.torch import load as st_load
 
 from cnnkit._version import __version__
 from cnnkit.common.files import atomic_write
 from cnnkit.layers.base import Layer
-from cnnkit.saving.formats import _not_a_model, detect_format, read_archive
+from cnnkit.saving.formats import _not_a_model, detect_format, read_archive, safetensors_metadata, safetensors_shapes
+from cnnkit.saving.guards import load_json
 from cnnkit.saving.keras_config import compile_args_from_config
 from cnnkit.saving.keras_format import load_keras, save_keras
 from cnnkit.saving.serialization import check_safe_mode, deserialize_layer, serialize_layer
-from cnnkit.saving.weights import load_state, weights_bytes
+from cnnkit.saving.weights import load_state, match_weights, misfit_error, saved_order, weight_problems, weights_bytes
 
 FORMAT = "cnnkit-model"
 
@@ -78,6 +80,67 @@ def save_model(model: Layer, filepath: str | os.PathLike, overwrite: bool = True
     atomic_write(filepath, write, overwrite=overwrite)
 
 
+def check_layer_config(config: Any, path: str, depth: int = 0) -> None:
+    """A schema check of a saved architecture before anything is built: every layer entry is an object with a
+    string ``class_name`` and an object ``config``; nested ``layers`` are lists of such entries.
+
+    Raises:
+        ValueError: naming what is malformed, instead of a KeyError or TypeError from deep inside a constructor.
+    """
+    problem = None
+    if not isinstance(config, dict):
+        problem = f"a layer entry is a {type(config).__name__}, not an object"
+    elif not isinstance(config.get("class_name"), str):
+        problem = f"a layer entry has no string 'class_name' (keys: {sorted(map(str, config))[:6]})"
+    elif not isinstance(config.get("config"), dict):
+        problem = f"the entry of {config['class_name']!r} has no 'config' object"
+    else:
+        inner = config["config"].get("layers")
+        if inner is not None and not isinstance(inner, list):
+            problem = f"the 'layers' of {config['class_name']!r} is a {type(inner).__name__}, not a list"
+        else:
+            for entry in inner or []:
+                check_layer_config(entry, path, depth + 1)
+    if problem:
+        raise _not_a_model(path, f"its config.json is malformed: {problem}", "Save the model again with model.save().")
+
+
+def _build(config: dict, custom_objects: dict | None, path: str, safe_mode: bool = True) -> Layer:
+    try:
+        return deserialize_layer(config, custom_objects, safe_mode=safe_mode)
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        raise _not_a_model(
+            path, f"its config.json is malformed ({type(e).__name__}: {e})", "Save the model again with model.save()."
+        ) from None
+
+
+def _check_declared_shapes(
+    config: dict,
+    declared: dict,
+    order: list[str] | None,
+    custom_objects: dict | None,
+    path: str,
+    safe_mode: bool = True,
+) -> None:
+    """Builds the architecture on PyTorch's meta device (shapes, no memory) and checks it against the shapes the
+    weights file declares, so a config asking for Dense(20000) on 20000 inputs is refused before it allocates."""
+    try:
+        with torch.device("meta"):
+            probe = _build(config, custom_objects, path, safe_mode)
+    except (NotImplementedError, RuntimeError):  # a custom layer that needs real tensors to build: checked after
+        return
+    target = probe.state_dict()
+    stand_ins = {k: torch.empty(shape, device="meta") for k, shape in declared.items()}
+    problems = weight_problems(target, match_weights(target, stand_ins, order))
+    if problems:
+        raise misfit_error(
+            len(target),
+            problems,
+            f"{path!r} (config.json against model.safetensors)",
+            ("The file's architecture and weights disagree: it is damaged or was altered. Save the model again."),
+        )
+
+
 def load_model(
     filepath: str | os.PathLike,
     custom_objects: dict[str, Any] | None = None,
@@ -100,19 +163,23 @@ def load_model(
     if detect_format(path, "model") == "keras":
         return load_keras(path, custom_objects, compile=compile, safe_mode=safe_mode)
     entries = read_archive(path)
-    try:
-        marker = json.loads(entries.get("cnnkit.json", b"{}"))
-        config = json.loads(entries["config.json"])
-        compile_config = json.loads(entries["training.json"]) if "training.json" in entries else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise _not_a_model(path, f"its JSON is corrupt ({e})", "Save the model again.") from None
-    if marker.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
+    marker = load_json(entries.get("cnnkit.json", b"{}"), "cnnkit.json of the model file")
+    config = load_json(entries["config.json"], "config.json of the model file")
+    compile_config = load_json(entries["training.json"], "training.json") if "training.json" in entries else None
+    version = marker.get("format_version", FORMAT_VERSION) if isinstance(marker, dict) else None
+    if not isinstance(version, int):
+        raise _not_a_model(path, f"its cnnkit.json is malformed ({marker!r:.100})", "Save the model again.")
+    if version > FORMAT_VERSION:
         raise ValueError(
             f"{path!r} was written by a newer cnnkit (format version {marker['format_version']}). Expected format "
             f"version <= {FORMAT_VERSION}. Upgrade cnnkit to load it."
         )
+    check_layer_config(config, path)
     check_safe_mode(config, safe_mode)
-    model = deserialize_layer(config, custom_objects, safe_mode=safe_mode)
+    declared = safetensors_shapes(entries["model.safetensors"])
+    order = saved_order(safetensors_metadata(entries["model.safetensors"]))
+    _check_declared_shapes(config, declared, order, custom_objects, path, safe_mode)
+    model = _build(config, custom_objects, path, safe_mode)
     try:
         tensors = st_load(entries["model.safetensors"])
     except Exception as e:  # safetensors raises its own error types for corrupt data

@@ -14,6 +14,7 @@ import os
 import random
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import torch
 
 from cnnkit.common.files import atomic_write
 from cnnkit.saving.formats import check_regular_file
+from cnnkit.saving.guards import load_json
 
 _NAME = re.compile(r"^ckpt-(\d{8})\.safetensors$")
 
@@ -120,7 +122,10 @@ def load_state(path: str | os.PathLike) -> Any:
     meta_json = metadata.get("cnnkit_state")
     if meta_json is None or metadata.get("sha256") != _digest(meta_json, tensors):
         raise ValueError(f"Checkpoint {path} failed its integrity check (SHA-256 mismatch).")
-    return unflatten_state(json.loads(meta_json), tensors)
+    try:
+        return unflatten_state(load_json(meta_json, f"state of checkpoint {path}"), tensors)
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        raise ValueError(f"Checkpoint {path} is malformed ({type(e).__name__}: {e}).") from None
 
 
 class CheckpointManager:
@@ -160,13 +165,24 @@ class CheckpointManager:
                 stale.unlink(missing_ok=True)
         return path
 
-    def load_latest(self) -> Any | None:
-        """The newest readable checkpoint's state, or None; warns for each damaged file it skips."""
+    def load_latest(self, apply: Callable[[Any], None] | None = None) -> Any | None:
+        """The newest readable checkpoint's state, or None; warns for each damaged file it skips.
+
+        With ``apply``, a checkpoint counts as readable only once ``apply(state)`` succeeded: a file that passes its
+        hash but does not fit (forged, or from another architecture) falls back to the previous one as well.
+        """
         for path in self.checkpoints():
             try:
-                return load_state(path)
-            except (ValueError, OSError) as e:
-                warnings.warn(f"{e} Falling back to the previous checkpoint.", RuntimeWarning, stacklevel=2)
+                state = load_state(path)
+                if apply is not None:
+                    apply(state)
+                return state
+            except (ValueError, OSError, RuntimeError, KeyError, TypeError, IndexError) as e:
+                warnings.warn(
+                    _fallback_message(path, e),
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         return None
 
     def delete_all(self) -> None:
@@ -176,3 +192,10 @@ class CheckpointManager:
             self.directory.rmdir()
         except OSError:
             pass
+
+
+def _fallback_message(path: Path, error: Exception) -> str:
+    message = str(error)
+    if str(path) not in message:  # a restore error (another architecture, a forged state) does not name the file
+        message = f"Checkpoint {path} does not fit ({type(error).__name__}: {message})"
+    return f"{message.rstrip('.')}. Falling back to the previous checkpoint."

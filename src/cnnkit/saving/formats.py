@@ -15,47 +15,37 @@ what it accepts; none sniffs a file itself. The kinds:
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 import zipfile
 
 import safetensors
 
+from cnnkit.saving.guards import check_regular, load_json, open_regular, read_zip_members
 from cnnkit.saving.keras_h5 import is_keras3_file
 
-__all__ = ["check_regular_file", "detect_format", "read_archive", "safetensors_metadata"]
+__all__ = [
+    "check_regular_file",
+    "detect_format",
+    "read_archive",
+    "safetensors_header",
+    "safetensors_metadata",
+    "safetensors_shapes",
+]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_FILE_TYPES = {
-    stat.S_ISDIR: "a directory",
-    stat.S_ISFIFO: "a named pipe",
-    stat.S_ISCHR: "a character device",
-    stat.S_ISBLK: "a block device",
-    stat.S_ISSOCK: "a socket",
-}
 
 
-def check_regular_file(filepath: str | os.PathLike, what: str = "model") -> str:
-    """The path as a string, once it is known to name a regular file (or a link to one).
+def check_regular_file(filepath: str | os.PathLike, what: str = "model", max_bytes: int | None = None) -> str:
+    """The path as a string, once it is known to name a regular file (or a link to one) of at most ``max_bytes``.
 
     Reading a pipe or a device could block forever or never end, so only regular files are opened.
 
     Raises:
         FileNotFoundError: when nothing exists at the path.
-        ValueError: when the path is a directory, a pipe, a device or a socket.
+        ValueError: when the path is a directory, a pipe, a device or a socket, or the file is over the cap.
     """
     path = os.fspath(filepath)
-    try:
-        mode = os.stat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        raise FileNotFoundError(f"No such {what} file: {path!r}. Check the path.") from None
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _FILE_TYPES.items() if test(mode)), "not a regular file")
-        raise ValueError(
-            f"Cannot read a {what} file from {path!r}: it is {kind}. Expected a regular file. Received: "
-            f"filepath={path!r}. Pass the path of the {what} file itself."
-        )
+    check_regular(path, what, max_bytes)
     return path
 
 
@@ -79,15 +69,15 @@ def detect_format(filepath: str | os.PathLike, what: str = "model") -> str:
         >>> detect_format("model.cnnkit")  # doctest: +SKIP
         'cnnkit'
     """
-    path = check_regular_file(filepath, what)
-    with open(path, "rb") as f:
+    path = os.fspath(filepath)
+    with open_regular(path, what) as f:
         head = f.read(16)
     if _is_pickle(head):
         return "pickle"
     if head.startswith(_HDF5_SIGNATURE):
         try:
             return "keras3" if is_keras3_file(path) else "keras_legacy"
-        except OSError:  # h5py cannot open it: a truncated or corrupt HDF5 file
+        except (OSError, KeyError, ValueError, RuntimeError):  # h5py cannot open it: a truncated or corrupt HDF5 file
             return "unknown"
     if zipfile.is_zipfile(path):
         try:
@@ -119,21 +109,47 @@ def safetensors_metadata(source: str | os.PathLike | bytes) -> dict[str, str]:
     if not isinstance(source, (bytes, bytearray, memoryview)):
         with safetensors.safe_open(os.fspath(source), framework="pt") as f:
             return dict(f.metadata() or {})
+    metadata = safetensors_header(source).get("__metadata__") or {}
+    if not isinstance(metadata, dict):
+        raise ValueError(
+            "The safetensors header is corrupt (metadata that is not a JSON object). Expected an 8-byte length and a "
+            f"JSON header. Received: {len(source)} bytes. Save the file again."
+        )
+    return metadata
+
+
+def safetensors_shapes(source: bytes) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor a safetensors buffer declares in its header, nothing else read.
+
+    Raises:
+        ValueError: when the header is not a safetensors header.
+    """
+    header = safetensors_header(source)
+    try:
+        return {k: tuple(int(d) for d in v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    except (TypeError, KeyError, ValueError, AttributeError):
+        raise ValueError(
+            "The safetensors header is corrupt (a tensor without a shape). Expected an 8-byte length and a JSON "
+            f"header. Received: {len(source)} bytes. Save the file again."
+        ) from None
+
+
+def safetensors_header(source: bytes) -> dict:
+    """The JSON header of a safetensors buffer (size- and depth-checked)."""
     data = bytes(source[:8])
     header_len = int.from_bytes(data, "little") if len(data) == 8 else -1
     try:
         if not 0 < header_len <= len(source) - 8:
             raise ValueError(f"a header length of {header_len} bytes in {len(source)} bytes")
-        header = json.loads(bytes(source[8 : 8 + header_len]))
-        metadata = header.get("__metadata__") or {}
-        if not isinstance(metadata, dict):
-            raise ValueError("metadata that is not a JSON object")
+        header = load_json(bytes(source[8 : 8 + header_len]), "safetensors header")
+        if not isinstance(header, dict):
+            raise ValueError("a header that is not a JSON object")
     except (ValueError, AttributeError) as e:
         raise ValueError(
             f"The safetensors header is corrupt ({e}). Expected an 8-byte length and a JSON header. Received: "
             f"{len(source)} bytes. Save the file again."
         ) from None
-    return metadata
+    return header
 
 
 def _not_a_model(path: str, what: str, fix: str) -> ValueError:
@@ -184,6 +200,6 @@ def read_archive(filepath: str | os.PathLike) -> dict[str, bytes]:
                     f"it has no config.json/model.safetensors (it holds: {', '.join(names[:8])})",
                     "Save the model with model.save().",
                 )
-            return {n: archive.read(n) for n in names if not n.endswith("/")}
+            return read_zip_members(archive, path)
     except zipfile.BadZipFile as e:
         raise _not_a_model(path, f"the archive is truncated or corrupt ({e})", "Save the model again.") from None

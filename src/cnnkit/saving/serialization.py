@@ -12,18 +12,17 @@ unless ``safe_mode=False``, as in Keras.
 
 from __future__ import annotations
 
-import base64
 import inspect
 import json
-import marshal
 import types
 from typing import Any
 
 import numpy as np
 import torch
 
-from cnnkit import activations, initializers, regularizers
+from cnnkit import activations, constraints, initializers, regularizers
 from cnnkit.layers.base import Layer
+from cnnkit.layers.lambda_layer import deserialize_function
 from cnnkit.layers.registry import _LAYER_CLASSES, get_layer_class
 from cnnkit.saving import object_registration as reg
 
@@ -38,6 +37,7 @@ __all__ = [
 reg.register_package("activations", dict(activations._ACTIVATIONS), None, activations.get)
 reg.register_package("initializers", dict(initializers._BY_CLASS), initializers.Initializer, initializers.get)
 reg.register_package("regularizers", dict(regularizers._BY_NAME), regularizers.Regularizer, regularizers.get)
+reg.register_package("constraints", dict(constraints._BY_NAME), constraints.Constraint, constraints.get)
 
 # Arguments Keras 3 writes that cnnkit's classes do not take, with the value that means "not used": a file that
 # gives them this value loads; any other value is refused by name (rather than silently ignored).
@@ -180,7 +180,18 @@ def _kind_of(module: Any) -> str | None:
     if not isinstance(module, str) or not module.startswith("keras"):
         return None
     parts = module.split(".")
-    for kind in ("layers", "models", "schedules", "losses", "metrics", "optimizers", "initializers", "regularizers"):
+    kinds = (
+        "layers",
+        "models",
+        "schedules",
+        "losses",
+        "metrics",
+        "optimizers",
+        "initializers",
+        "regularizers",
+        "constraints",
+    )
+    for kind in kinds:
         if kind in parts:
             return "optimizers" if kind == "schedules" else kind
     return "activations" if "activations" in parts else "layers"
@@ -254,7 +265,7 @@ def _special(class_name: str, inner: Any, safe_mode: bool, where: str) -> Any:
     if class_name == "__lambda__":
         if safe_mode:
             raise ValueError(_LAMBDA_REFUSED.format(where=where))
-        return load_lambda(inner)
+        return deserialize_function({"class_name": "__lambda__", "config": inner}, None, safe_mode=False)
     if class_name == "__tuple__":
         return tuple(inner["value"])
     if class_name in ("__numpy__", "__tensor__"):
@@ -269,15 +280,6 @@ def _special(class_name: str, inner: Any, safe_mode: bool, where: str) -> Any:
         f"Unsupported object {class_name!r} in the file ({where}). Expected layers, losses, metrics, optimizers, "
         f"initializers, regularizers or activations. Received: class_name={class_name!r}."
     )
-
-
-def load_lambda(inner: dict[str, Any]) -> types.FunctionType:
-    """A Keras ``__lambda__`` function, only ever called with ``safe_mode=False`` (the caller trusts the file)."""
-    code = marshal.loads(base64.b64decode(inner["code"] if "code" in inner else inner["value"][0]))
-    closure = inner.get("closure")
-    cells = tuple(types.CellType(c) for c in closure) if closure else None
-    defaults = tuple(inner["defaults"]) if inner.get("defaults") else None
-    return types.FunctionType(code, {"__builtins__": __builtins__}, code.co_name, defaults, cells)
 
 
 def _unknown(class_name: str, registered: Any, where: str) -> ValueError:

@@ -17,6 +17,7 @@ from cnnkit.common.files import atomic_path, atomic_write
 from cnnkit.layers.base import Layer
 from cnnkit.saving import keras_h5
 from cnnkit.saving.formats import detect_format, read_archive, safetensors_metadata
+from cnnkit.saving.guards import check_finite
 
 
 def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -37,17 +38,11 @@ def _describe(keys: Iterable[str], limit: int = 8) -> str:
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def assign_weights(
-    model: torch.nn.Module, weights: Mapping[str, torch.Tensor], source: str, fix: str | None = None
-) -> None:
-    """Copy ``weights`` into ``model`` after checking every name and shape; nothing is copied on error.
+def weight_problems(target: Mapping[str, torch.Tensor], weights: Mapping[str, torch.Tensor]) -> list[str]:
+    """What keeps ``weights`` from fitting ``target`` (a state dict): missing and unexpected keys, other shapes.
 
-    This is the one checked copy of weights into a model; every loader ends here.
-
-    Raises:
-        ValueError: naming the missing keys, the unexpected keys and the shape mismatches.
+    Only names and shapes are read, so ``weights`` may be meta tensors standing for a file's declared shapes.
     """
-    target = model.state_dict()
     missing = set(target) - set(weights)
     unexpected = set(weights) - set(target)
     mismatched = [
@@ -55,21 +50,43 @@ def assign_weights(
         for k in sorted(set(target) & set(weights))
         if tuple(weights[k].shape) != tuple(target[k].shape)
     ]
-    if missing or unexpected or mismatched:
-        problems = []
-        if missing:
-            problems.append(f"missing keys ({len(missing)}): {_describe(missing)}")
-        if unexpected:
-            problems.append(f"unexpected keys ({len(unexpected)}): {_describe(unexpected)}")
-        if mismatched:
-            problems.append(f"shape mismatches ({len(mismatched)}): {'; '.join(mismatched[:8])}")
-        fix = fix or (
-            "Build the model with the architecture, input size, include_top and classes the weights were saved with."
-        )
-        raise ValueError(
-            f"The weights do not fit the model. Expected exactly the model's {len(target)} weights with the same "
-            f"shapes. Received: {source} with " + "; ".join(problems) + f". {fix}"
-        )
+    problems = []
+    if missing:
+        problems.append(f"missing keys ({len(missing)}): {_describe(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys ({len(unexpected)}): {_describe(unexpected)}")
+    if mismatched:
+        problems.append(f"shape mismatches ({len(mismatched)}): {'; '.join(mismatched[:8])}")
+    return problems
+
+
+def misfit_error(target_count: int, problems: list[str], source: str, fix: str | None = None) -> ValueError:
+    """The one wording of "these weights do not fit this model"."""
+    fix = (
+        fix or "Build the model with the architecture, input size, include_top and classes the weights were saved with."
+    )
+    return ValueError(
+        f"The weights do not fit the model. Expected exactly the model's {target_count} weights with the same "
+        f"shapes. Received: {source} with " + "; ".join(problems) + f". {fix}"
+    )
+
+
+def assign_weights(
+    model: torch.nn.Module, weights: Mapping[str, torch.Tensor], source: str, fix: str | None = None
+) -> None:
+    """Copy ``weights`` into ``model`` after checking every name, shape and value; nothing is copied on error.
+
+    This is the one checked copy of weights into a model; every loader ends here. NaN and infinite values are
+    refused (see :func:`cnnkit.saving.guards.check_finite`).
+
+    Raises:
+        ValueError: naming the missing keys, the unexpected keys, the shape mismatches or the non-finite arrays.
+    """
+    target = model.state_dict()
+    problems = weight_problems(target, weights)
+    if problems:
+        raise misfit_error(len(target), problems, source, fix)
+    check_finite(weights, source)
     with torch.no_grad():
         for key, value in weights.items():
             target[key].copy_(value.to(dtype=target[key].dtype))
@@ -128,7 +145,7 @@ def save_weights(model: Layer, filepath: str | os.PathLike, overwrite: bool = Tr
     atomic_write(path, weights_bytes(model), overwrite=overwrite)
 
 
-def _order(metadata: Mapping[str, str]) -> list[str] | None:
+def saved_order(metadata: Mapping[str, str]) -> list[str] | None:
     """The key order :func:`weights_bytes` stored, if the file has one."""
     try:
         order = json.loads(metadata.get("cnnkit_order", "null"))
@@ -168,4 +185,4 @@ def load_weights(model: Layer, filepath: str | os.PathLike, skip_mismatch: bool 
             f"{path!r} is not a weights file cnnkit can read ({e}). Expected safetensors, a .cnnkit model, or a Keras "
             f".weights.h5/.h5 file. cnnkit never unpickles; for a torch .pth use the zoo's converters."
         ) from None
-    load_state(model, tensors, path, _order(metadata))
+    load_state(model, tensors, path, saved_order(metadata))

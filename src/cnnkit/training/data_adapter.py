@@ -17,6 +17,7 @@ import torch
 
 # map_structure and flatten live in common.nest; trainer.py & co. still reach them as data_adapter.map_structure.
 from cnnkit.common.nest import flatten, map_structure
+from cnnkit.utils.py_dataset import PyDataset, iterate_batches
 
 Batch = tuple[Any, Any, Any]
 
@@ -186,6 +187,37 @@ class DatasetBatches:
         )
 
 
+class PyDatasetBatches(DatasetBatches):
+    """Batches of a ``PyDataset`` by index: the batch order of a shuffled epoch depends only on (seed, epoch), and
+    the dataset's ``on_epoch_begin``/``on_epoch_end`` run around each full pass, as Keras calls them."""
+
+    def __init__(self, dataset: PyDataset, class_weight: dict | None = None, shuffle: bool = False, seed: int = 0):
+        super().__init__(dataset, class_weight)
+        self.steps = dataset.num_batches
+        self.shuffle, self.seed = bool(shuffle), seed
+
+    def _order(self, epoch: int) -> list[int]:
+        if not self.shuffle:
+            return list(range(self.steps))
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % (2**63))
+        return torch.randperm(self.steps, generator=g).tolist()
+
+    def iterate(self, epoch: int = 0, start_batch: int = 0, steps: int | None = None) -> Iterator[Batch]:
+        if self.steps is None:
+            raise ValueError(
+                f"{type(self.dataset).__name__} has no length. Expected a PyDataset with __len__ or num_batches. "
+                "Received: num_batches=None. Implement __len__ (an endless PyDataset is not supported yet)."
+            )
+        stop = self.steps if steps is None else min(steps, self.steps)
+        self.dataset.on_epoch_begin()
+        for batch in iterate_batches(self.dataset, self._order(epoch)[start_batch:stop]):
+            yield self._unpack(batch)
+        self.dataset.on_epoch_end()
+
+    def first_batch(self) -> Batch:
+        return self._unpack(self.dataset[0])
+
+
 def adapt(
     x: Any,
     y: Any = None,
@@ -211,6 +243,8 @@ def adapt(
                 "Unsupported input data. Expected NumPy arrays, torch tensors, lists/dicts of them, or an iterable "
                 f"dataset. Received: x of type {type(x).__name__}. Convert x with np.asarray()."
             )
+        if isinstance(x, PyDataset):
+            return PyDatasetBatches(x, class_weight, shuffle=shuffle, seed=seed)
         return DatasetBatches(x, class_weight)
     x, y, sample_weight = (leaves_to_tensors(d, i) for d, i in ((x, True), (y, False), (sample_weight, False)))
     n_x = num_samples(x, "x")

@@ -17,6 +17,7 @@ from cnnkit.callbacks.callback_list import CallbackList, LazyLogs
 from cnnkit.common.malloc import tune_malloc
 from cnnkit.mixed_precision import Policy, global_policy
 from cnnkit.training import data_adapter as da
+from cnnkit.training import distributed
 from cnnkit.training.compile_utils import CompiledLossAndMetrics
 from cnnkit.training.device import resolve_device
 from cnnkit.training.predict_utils import concat_to_numpy, cpu_chunk_size, split_rows
@@ -50,6 +51,8 @@ class Trainer(TrainerState):
         self._optimizer_params: list | None = None
         self._callbacks: CallbackList | None = None
         self._start: tuple[int, int] | None = None
+        self._replicas: distributed.Replicas | None = None  # data parallelism under torchrun (None: one process)
+        self._net: torch.nn.Module = model  # what the training forward pass calls: the model, or its DDP wrapper
         if compile_kwargs:
             self.compile(**compile_kwargs)
 
@@ -78,7 +81,9 @@ class Trainer(TrainerState):
         }
         self.optimizer = optimizers.get(optimizer)
         self._optimizer_params = None
-        self.losses = CompiledLossAndMetrics(loss, loss_weights, metrics, weighted_metrics)
+        self.losses = CompiledLossAndMetrics(
+            loss, loss_weights, metrics, weighted_metrics, output_names=getattr(self.model, "output_names", None)
+        )
         self.device = resolve_device(device)
         self.policy = Policy(dtype_policy) if dtype_policy is not None else global_policy()
         if self.policy.autocast_dtype is torch.float16 and self.device.type != "cuda":
@@ -111,6 +116,9 @@ class Trainer(TrainerState):
     def _prepare(self, data: Any, for_training: bool) -> None:
         """Builds the model from the first batch, moves it to the device and builds the optimizer, in that order."""
         tune_malloc()
+        self._replicas, device = distributed.replicas_for(self.device if self.compiled else _model_device(self.model))
+        if self.compiled:
+            self.device = device  # under torchrun, 'cuda' is this process's GPU
         if not getattr(self.model, "built", True) or _has_uninitialized(self.model):
             x, _, _ = data.first_batch()
             with torch.no_grad():
@@ -126,8 +134,12 @@ class Trainer(TrainerState):
             ):
                 self.optimizer.build(params)
                 self._optimizer_params = params
+            self._net = self.model if self._replicas is None else self._replicas.wrap(self.model, params)
             if self.jit_compile and self._step_fn is None:
                 self._step_fn = torch.compile(self._forward_loss)
+
+    def _shard(self, data: Any) -> Any:
+        return data if self._replicas is None else self._replicas.shard(data)
 
     def _to_device(self, batch: tuple) -> tuple:
         device = self.device if self.compiled else _model_device(self.model)
@@ -138,26 +150,33 @@ class Trainer(TrainerState):
     # ------------------------------------------------------------------------------------------------- steps
     def _forward_loss(self, x: Any, y: Any, sw: Any, training: bool) -> tuple[torch.Tensor, Any]:
         with self.policy.autocast(self.device):
-            y_pred = self.model(x, training=training)
+            y_pred = (self._net if training else self.model)(x, training=training)
         return self.losses.loss(y, y_pred, sw, getattr(self.model, "losses", None)), y_pred
 
     def _train_step(self, x: Any, y: Any, sw: Any) -> None:
         loss, y_pred = (self._step_fn or self._forward_loss)(x, y, sw, True)
+        rows = distributed.local_rows(self._replicas, da.flatten(x)[0].shape[0])
         for p in self._optimizer_params:
             p.grad = None
+        scaled = loss if rows.scale == 1.0 else loss * rows.scale  # a replica's share of the global batch
         if self._scaler is None:
-            loss.backward()
+            scaled.backward()
             self.optimizer.step()
         else:
-            self._scaler.scale_loss(loss).backward()
+            self._scaler.scale_loss(scaled).backward()
             if self._scaler.unscale_and_check(self._optimizer_params):
                 self.optimizer.step()
         with torch.no_grad():
-            self.losses.update(loss, y, y_pred, sw, da.flatten(x)[0].shape[0])
+            self._update_metrics(loss, y, y_pred, sw, rows)
 
     def _test_step(self, x: Any, y: Any, sw: Any) -> None:
         loss, y_pred = self._forward_loss(x, y, sw, False)
-        self.losses.update(loss, y, y_pred, sw, da.flatten(x)[0].shape[0])
+        self._update_metrics(loss, y, y_pred, sw, distributed.local_rows(self._replicas, da.flatten(x)[0].shape[0]))
+
+    def _update_metrics(self, loss: Any, y: Any, y_pred: Any, sw: Any, rows: distributed.Rows) -> None:
+        if self._replicas is not None:  # every replica updates on the whole global batch: one truth on all ranks
+            loss, y, y_pred, sw = self._replicas.gather_for_metrics(loss, y, y_pred, sw, rows)
+        self.losses.update(loss, y, y_pred, sw, rows.total)
 
     def reset_metrics(self) -> None:
         self.losses.reset()
@@ -199,6 +218,9 @@ class Trainer(TrainerState):
             validation_batch_size,
         )
         self._prepare(train, for_training=True)
+        train, val = self._shard(train), self._shard(val)
+        if getattr(train, "seed", None) is not None:  # under DDP: rank 0's seed, one order on every rank
+            self.shuffle_seed = train.seed
         steps = steps_per_epoch or train.steps
         cbs = CallbackList(
             callbacks,
@@ -258,7 +280,7 @@ class Trainer(TrainerState):
             raise ValueError(
                 f"Invalid shuffle. Expected True, False or 'batch'. Received: shuffle={shuffle!r}. Pass shuffle=True."
             )
-        if shuffle and da.is_array_like(x):
+        if shuffle and (da.is_array_like(x) or isinstance(x, da.PyDataset)):
             self.shuffle_seed = int(torch.randint(0, 2**62, (1,)).item())
         val = None
         if validation_split and validation_data is None:
@@ -285,6 +307,7 @@ class Trainer(TrainerState):
         self._require_compiled("evaluate")
         data = da.adapt(x, y, sample_weight, batch_size)
         self._prepare(data, for_training=False)
+        data = self._shard(data)
         cbs = CallbackList(
             callbacks, add_progbar=verbose != 0, model=self.model, verbose=verbose, epochs=1, steps=steps or data.steps
         )
@@ -318,6 +341,7 @@ class Trainer(TrainerState):
         """Model outputs as NumPy arrays, batched (default 32), with ``training=False`` and no gradients."""
         data = da.adapt(x, None, None, batch_size or 32, check_finite=False)
         self._prepare(data, for_training=False)
+        data = self._shard(data)
         cbs = CallbackList(
             callbacks, add_progbar=verbose != 0, model=self.model, verbose=verbose, epochs=1, steps=steps or data.steps
         )
@@ -333,9 +357,12 @@ class Trainer(TrainerState):
                 bx = self._to_device((bx,))[0]
                 if chunk is None:
                     chunk = cpu_chunk_size(self.model, bx) if device.type == "cpu" else 0
-                for part in split_rows(bx, chunk):
-                    outputs.append(self.model(part, training=False))
-                cbs.on_predict_batch_end(step)
+                pieces = [self.model(part, training=False) for part in split_rows(bx, chunk)]
+                if self._replicas is not None:  # every rank gets the whole batch, in order
+                    pieces = [self._replicas.gather_outputs(pieces, len(da.flatten(bx)[0]))]
+                outputs.extend(pieces)
+                # Keras' logs: {"outputs": this batch's predictions as NumPy}; converted only if a callback reads them.
+                cbs.on_predict_batch_end(step, LazyLogs(lambda pieces=pieces: {"outputs": concat_to_numpy(pieces)}))
         cbs.on_predict_end()
         self.model.train(was_training)
         return concat_to_numpy(outputs)

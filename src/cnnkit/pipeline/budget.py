@@ -1,0 +1,267 @@
+"""`cnnkit train DATA_DIR --budget 5m`: the best model the given minutes can train, planned from measured speed.
+
+The plan is made from measurements on this machine, now: a sample of the images is decoded (the data set is decoded
+once and cached, so decoding costs ``images x seconds per image``), and each candidate model takes a few training
+steps and one prediction batch on data of the training shape. The whole schedule must fit: decoding, the range test
+when ``--lr auto``, every epoch with its validation pass and checkpoints, the final evaluation (twice with flip
+test-time augmentation) and the report. Candidates go from the strongest to the fastest (ResNetM, ResNetS, then the
+tutorial CNN); the first that gets its minimum number of epochs wins and takes as many epochs as fit. The one-cycle
+schedule is laid over exactly those epochs, so the rate has annealed when time is up.
+
+Measurements on a busy machine can be wrong, so a deadline guards the plan: training stops at the batch after which
+the final evaluation and the report would no longer fit.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from cnnkit import callbacks, utils
+from cnnkit.data.decode import load_array
+from cnnkit.pipeline.inspect import DataSummary, _images_in, inspect_directory
+from cnnkit.pipeline.models import build_classifier
+from cnnkit.pipeline.recipe import recipe_for
+from cnnkit.pipeline.run_folder import METRICS_FILE, write_json
+from cnnkit.pipeline.train import TrainConfig, TrainResult, train_from_directory
+
+__all__ = ["BudgetPlan", "Deadline", "parse_budget", "plan_budget", "process_elapsed", "train_with_budget"]
+
+# The candidates, strongest first, with the fewest epochs worth training each for.
+CANDIDATES = (("ResNetM", 8), ("ResNetS", 4), ("tutorial", 1))
+REPORT_SECONDS = 10.0  # writing model.cnnkit and report.html (Grad-CAM, plots), measured at 3-8 s on 2 cores
+PER_EPOCH_SECONDS = 0.5  # the backup and best checkpoint written after every epoch
+AUGMENT_OVERHEAD = 1.15  # the data pipeline (batched flips and shifts) on top of the measured model step
+
+
+def parse_budget(text: str | float | int) -> float:
+    """Seconds from ``"5m"``, ``"2.5m"``, ``"90s"``, ``"1h"``, ``"1m30s"`` or a number of seconds.
+
+    Example:
+        >>> parse_budget("2.5m"), parse_budget("1m30s"), parse_budget(45)
+        (150.0, 90.0, 45.0)
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        s = str(text).strip().lower().replace(" ", "")
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+(?:\.\d+)?)s?)?", s)
+        if not s or parts is None or not any(parts.groups()):
+            raise ValueError(
+                f"Cannot read the time budget. Expected a duration such as 5m, 2.5m, 90s or 1h. Received: "
+                f"--budget {text}. Write minutes with m and seconds with s."
+            )
+        h, m, sec = (float(g) if g else 0.0 for g in parts.groups())
+        seconds = h * 3600 + m * 60 + sec
+    if not seconds > 0:
+        raise ValueError(
+            f"The time budget must be positive. Expected e.g. 5m. Received: --budget {text}. Give a longer budget."
+        )
+    return seconds
+
+
+def process_elapsed() -> float:
+    """Seconds since this process started (Linux ``/proc``; 0 elsewhere): the CLI's start-up counts against a budget.
+
+    Example:
+        >>> process_elapsed() >= 0
+        True
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            start_ticks = float(f.read().rsplit(")", 1)[1].split()[19])  # field 22, after the command name
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    m, s = divmod(seconds, 60)
+    return f"{m} min {s} s" if s else f"{m} min"
+
+
+@dataclass
+class BudgetPlan:
+    """What the budget buys: the model, image size and epochs, and the time each part is expected to take."""
+
+    model: str
+    image_size: int
+    epochs: int
+    budget_s: float
+    expected_s: float
+    train_image_s: float  # seconds per training image (model step and augmentation)
+    predict_image_s: float  # seconds per predicted image
+    final_s: float  # the final evaluation and the report
+
+    def describe(self) -> str:
+        """``"ResNet-S at 28 px, 7 epochs, about 4 min 40 s"``."""
+        label = re.sub(r"^ResNet([SM])$", r"ResNet-\1", self.model)
+        label = "the tutorial CNN" if label == "tutorial" else label
+        text = (
+            f"{label} at {self.image_size} px, {self.epochs} epoch{'s' if self.epochs != 1 else ''}, "
+            f"about {_duration(self.expected_s)}"
+        )
+        if self.expected_s > self.budget_s * 1.02:
+            text += f" (more than the {_duration(self.budget_s)} budget: training stops at the deadline)"
+        return text
+
+
+class Deadline(callbacks.Callback):
+    """Stops training after the batch past which what must follow (evaluation, report) would not fit.
+
+    Example:
+        >>> model.fit(ds, epochs=10, callbacks=[Deadline(time.perf_counter() + 60)])  # doctest: +SKIP
+    """
+
+    def __init__(self, deadline: float, clock: Callable[[], float] = time.perf_counter) -> None:
+        super().__init__()
+        self.deadline, self.clock = deadline, clock
+        self.stopped_early = False
+        self._last: float | None = None
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        now = self.clock()
+        step = 0.0 if self._last is None else now - self._last
+        self._last = now
+        if now + step > self.deadline:  # another batch would end past the deadline
+            self.stopped_early = True
+            self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._last = None  # the validation pass between epochs is not a batch
+
+
+def _measure(name: str, shape: tuple[int, int, int], classes: int, batch_size: int) -> tuple[float, float]:
+    """Seconds per image for a training step and for prediction, measured on random data of the training shape."""
+    recipe = recipe_for(name)
+    model = build_classifier(name, shape, classes)
+    model.compile(**recipe.compile_args(None, 1000))
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (batch_size, *shape)).astype("float32")
+    labels = np.arange(batch_size) % classes
+    y = np.eye(classes, dtype="float32")[labels] if recipe.label_mode == "categorical" else labels
+    model.train_on_batch(x, y)  # the first steps build kernels and caches: not timed
+    model.train_on_batch(x, y)
+    steps, start = 0, time.perf_counter()
+    while steps < 3 or (steps < 20 and time.perf_counter() - start < 1.0):
+        model.train_on_batch(x, y)
+        steps += 1
+    train_s = (time.perf_counter() - start) / (steps * batch_size)
+    xp = np.concatenate([x] * 4)
+    model.predict(xp[:batch_size], batch_size=len(xp), verbose=0)
+    start = time.perf_counter()
+    model.predict(xp, batch_size=len(xp), verbose=0)
+    return train_s, (time.perf_counter() - start) / len(xp)
+
+
+def _decode_seconds(summary: DataSummary, size: int, color_mode: str, sample: int = 48) -> float:
+    files = _images_in(summary.directory)
+    pick = files[:: max(1, len(files) // sample)][:sample]
+    start = time.perf_counter()
+    for f in pick:
+        load_array(str(f), color_mode=color_mode, image_size=(size, size))
+    return (time.perf_counter() - start) / max(1, len(pick)) * summary.num_images
+
+
+def plan_budget(
+    cfg: TrainConfig,
+    budget_s: float,
+    summary: DataSummary | None = None,
+    started: float | None = None,
+    measure: Callable[[str, tuple[int, int, int], int, int], tuple[float, float]] = _measure,
+) -> BudgetPlan:
+    """Chooses the model, image size and epochs so the whole run ends within ``budget_s`` of ``started``.
+
+    Example:
+        >>> plan = plan_budget(TrainConfig("data/fashion", "runs/fashion"), 300)  # doctest: +SKIP
+        >>> plan.describe()  # doctest: +SKIP
+        'ResNet-S at 28 px, 7 epochs, about 4 min 40 s'
+    """
+    started = time.perf_counter() if started is None else started
+    summary = summary or inspect_directory(cfg.data_dir)
+    typical = max(summary.image_size)
+    size = cfg.image_size or max(16, min(typical, 64))
+    channels = 1 if summary.grayscale else 3
+    n_val = int(summary.num_images * cfg.validation_split) if cfg.validation_split else 0
+    n_train = summary.num_images - n_val
+    shown = n_val or summary.num_images  # the report predicts the whole folder when nothing is held out
+    decode = _decode_seconds(summary, size, "grayscale" if channels == 1 else "rgb")
+
+    def plan_for(name: str) -> tuple[BudgetPlan, float]:
+        train_s, predict_s = measure(name, (size, size, channels), summary.num_classes, cfg.batch_size)
+        train_s *= AUGMENT_OVERHEAD
+        final = shown * predict_s * (2 if cfg.tta else 1) + REPORT_SECONDS
+        lr_find = 100 * cfg.batch_size * train_s if cfg.lr == "auto" else 0.0
+        per_epoch = n_train * train_s + n_val * predict_s + PER_EPOCH_SECONDS
+        elapsed = time.perf_counter() - started
+        left = budget_s - elapsed - decode - final - lr_find
+        epochs = max(1, math.floor(left / per_epoch)) if left > 0 else 1
+        expected = elapsed + decode + lr_find + epochs * per_epoch + final
+        return BudgetPlan(name, size, epochs, budget_s, expected, train_s, predict_s, final), left / per_epoch
+
+    if cfg.model:
+        return plan_for(cfg.model)[0]
+    # Measuring costs budget too, so ResNetS is measured first: the tutorial CNN only when ResNetS cannot get its
+    # epochs, ResNetM only when ResNetS gets several times its own minimum (ResNetM is about 3-4x slower).
+    minimum = dict(CANDIDATES)
+    plan, fits = plan_for("ResNetS")
+    if fits < minimum["ResNetS"]:
+        return plan_for("tutorial")[0]
+    if fits >= 3 * minimum["ResNetM"]:
+        bigger, bigger_fits = plan_for("ResNetM")
+        if bigger_fits >= minimum["ResNetM"]:
+            return bigger
+    return plan
+
+
+def train_with_budget(
+    cfg: TrainConfig,
+    budget: str | float,
+    progress: Callable[[str], None] | None = print,
+    already_spent: float = 0.0,
+) -> tuple[TrainResult, BudgetPlan]:
+    """Plans for the budget, says the plan, and trains so the whole run (report included) ends within it.
+
+    ``already_spent`` seconds count against the budget (the CLI passes its start-up time).
+
+    Example:
+        >>> result, plan = train_with_budget(TrainConfig("data/fashion", "runs/fashion"), "5m")  # doctest: +SKIP
+    """
+    started = time.perf_counter() - already_spent
+    budget_s = parse_budget(budget)
+    say = progress or (lambda msg: None)
+    say(f"Planning for a budget of {_duration(budget_s)}: measuring this machine ...")
+    utils.set_random_seed(cfg.seed)
+    plan = plan_budget(cfg, budget_s, started=started)
+    say(f"Plan: {plan.describe()}.")
+    # Stop early if the estimates were optimistic: leave the final evaluation and the report their time.
+    guard = Deadline(started + budget_s - plan.final_s)
+    run_cfg = replace(
+        cfg,
+        model=plan.model,
+        image_size=plan.image_size,
+        epochs=plan.epochs,
+        patience=plan.epochs + 1,  # one-cycle anneals to the last epoch: no early stop
+        callbacks=[*cfg.callbacks, guard],
+    )
+    result = train_from_directory(run_cfg, progress)
+    result.metrics["budget"] = {
+        "budget_s": budget_s,
+        "plan": plan.describe(),
+        "expected_s": round(plan.expected_s, 1),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "stopped_by_deadline": guard.stopped_early,
+    }
+    write_json(result.run_dir / METRICS_FILE, result.metrics)
+    return result, plan
