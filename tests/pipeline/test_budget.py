@@ -75,8 +75,11 @@ def test_a_60_second_budget_ends_within_10_percent(folder, tmp_path):
     result, plan = train_with_budget(TrainConfig(str(folder), str(tmp_path / "run"), verbose=0), "60s", lines.append)
     wall = time.perf_counter() - start
     assert wall <= 66, (wall, plan, lines)
-    assert wall >= 30, (wall, plan, lines)  # it used the budget rather than stopping at once
     assert any(line.startswith("Plan: ") and " px, " in line and "about " in line for line in lines), lines
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    # It followed its plan rather than stopping at once: every planned epoch ran, or the deadline ended training
+    # close to the budget. (Not a lower bound on wall time: the plan's speed estimate comes from the first steps,
+    # and on a shared machine the rest of the run can be much faster or slower than they were.)
+    assert metrics["epochs"] == plan.epochs or wall >= 50, (wall, metrics["epochs"], plan, lines)
     assert metrics["budget"]["plan"] == plan.describe() and metrics["budget"]["budget_s"] == 60
     assert (result.run_dir / "report.html").is_file()
