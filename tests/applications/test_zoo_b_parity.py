@@ -165,3 +165,22 @@ TORCHVISION_CASES = [  # torchvision builder, cnnkit name, (odd) input size
 @pytest.mark.parametrize(("tv_name", "name", "size"), TORCHVISION_CASES)
 def test_torchvision_state_dict_converts(tv_name, name, size):
     check_torchvision_parity(tv_name, name, size)
+
+
+@SLOW
+def test_torchvision_convnext_file_without_the_top(tmp_path):
+    """A torchvision ``.pth`` loaded by path into ``include_top=False``: the classifier's LayerNorm2d becomes Keras'
+    auto-named final LayerNormalization and its Linear is left out, so the features equal torchvision's pooled and
+    normalised ones."""
+    torch.manual_seed(0)
+    reference = tv.models.convnext_tiny().eval()
+    randomize_batchnorm(reference)
+    torch.save(reference.state_dict(), tmp_path / "convnext_tiny.pth")
+    model = applications.ConvNeXtTiny(include_top=False, pooling="avg", input_shape=(32, 32, 3),
+                                      weights=str(tmp_path / "convnext_tiny.pth"))  # fmt: skip
+    pixels = torch.rand(2, 3, 32, 32) * 255
+    with torch.no_grad():
+        x = (pixels / 255 - IMAGENET_MEAN) / IMAGENET_STD
+        expected = reference.classifier[0](reference.avgpool(reference.features(x))).flatten(1)
+        got = model(pixels.permute(0, 2, 3, 1).contiguous())
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-4 * expected.abs().max().item())
