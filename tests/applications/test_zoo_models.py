@@ -25,8 +25,8 @@ ALL = applications.list_models()
 KERAS = [n for n in ALL if applications.get_model_entry(n).keras_params is not None]
 SLOW = {"ResNet101", "ResNet152", "ResNet110", "ResNet101_TV", "ResNet152_TV", "ResNet101V2", "ResNet152V2",
         "DenseNet169", "DenseNet201", "InceptionResNetV2", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
-        "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7", "ConvNeXtBase", "ConvNeXtLarge",
-        "ConvNeXtXLarge"}  # fmt: skip
+        "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7", "ConvNeXtSmall", "ConvNeXtBase",
+        "ConvNeXtLarge", "ConvNeXtXLarge"}  # fmt: skip
 # Keras models cheap enough to build in Keras 3 in the default run (Keras' torch backend builds ~50 layers/s).
 KERAS_FAST = {"VGG16", "ResNet50", "MobileNetV3Small", "ConvNeXtTiny"}
 # Smallest input each family's include_top=False body accepts cheaply (the top is built only for the count).
