@@ -142,7 +142,7 @@ def _block(x: Any, dim: int, drop_path_rate: float, layer_scale_init_value: floa
     return Add()([inputs, x])  # Keras: `inputs + x`, an unnamed operation (see the module's docstring)
 
 
-def _check_name(weights: Any, table: Mapping[str, WeightsEntry], weights_name: str | None, name: str) -> None:
+def _check_name(weights: Any, weights_name: str | None, name: str) -> None:
     """Keras' rule: its ImageNet file is ``{name}.h5``, so with ``weights='imagenet'`` the name must hold the
     variant's (its layer names are the file's)."""
     if weights == "imagenet" and weights_name is not None and weights_name not in name:
@@ -188,9 +188,9 @@ def ConvNeXt(  # noqa: N802 (Keras' name)
         raise ValueError(
             f"The architecture does not match the {weights_name} weights. Expected depths={VARIANTS[variant][0]} and "
             f"projection_dims={VARIANTS[variant][1]}. Received: depths={depths!r}, projection_dims="
-            f"{projection_dims!r}. Use ConvNeXt{variant.capitalize()}() or weights=None."
+            f"{projection_dims!r}. Use {PUBLIC[variant]}() or weights=None."
         )
-    _check_name(weights, table, weights_name, name)
+    _check_name(weights, weights_name, name)
     inputs = _builder.keras_input(weights, table, include_top, classes, pooling, classifier_activation,
                                   input_shape, input_tensor, default_size, 32)  # fmt: skip
     x = inputs
