@@ -27,26 +27,36 @@ keras = pytest.importorskip("keras")
 tv = import_torchvision()
 
 
+def _leaf_layers(model) -> list:
+    """The layers of `model`, with nested models (ConvNeXt's stem and downsampling blocks) opened up."""
+    out = []
+    for layer in model.layers:
+        out.extend(_leaf_layers(layer) if hasattr(layer, "layers") else [layer])
+    return out
+
+
 def _randomize_keras(model, rng) -> None:
     """Non-trivial statistics and affine terms everywhere Keras' initial values would hide a mapping mistake."""
 
     def uniform(var, low, high):
         var.assign(rng.uniform(low, high, tuple(var.shape)).astype("float32"))
 
-    for layer in model.layers:
+    for layer in _leaf_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             for var, (low, high) in zip(layer.weights, ((0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0))):
                 uniform(var, low, high)  # gamma, beta, moving mean, moving variance (scale=False: no gamma)
         elif isinstance(layer, keras.layers.LayerNormalization):
             uniform(layer.gamma, 0.5, 1.5)
             uniform(layer.beta, -0.5, 0.5)
-        elif isinstance(layer, keras.layers.Normalization):
+        elif isinstance(layer, keras.layers.Normalization) and layer.weights:  # ConvNeXt's holds constants
             uniform(layer.adapt_mean, -0.5, 0.5)  # the variables behind Keras' mean/variance properties
             uniform(layer.adapt_variance, 0.5, 2.0)
             layer.finalize_state()
-        elif type(layer).__name__ == "LayerScale":
+        elif type(layer).__name__ == "LayerScale":  # Keras starts it at 1e-6, which would hide the blocks
             uniform(layer.gamma, 0.5, 1.5)
-        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) and layer.use_bias:
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)) and (
+            layer.use_bias
+        ):
             uniform(layer.bias, -0.5, 0.5)
 
 
@@ -79,12 +89,21 @@ def check_keras_parity(tmp_path, name: str, size: int, **kwargs) -> None:
 
 
 def randomize_batchnorm(model: torch.nn.Module) -> None:
+    """BatchNorm statistics and affine terms, LayerNorm affine terms (ConvNeXt's LayerNorm2d is a LayerNorm),
+    ConvNeXt's layer scales (1e-6 at init, which would hide every block) and biases (zeros at init)."""
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
             module.weight.data.uniform_(0.5, 1.5)
             module.bias.data.uniform_(-0.5, 0.5)
+        elif isinstance(module, torch.nn.LayerNorm):
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.5, 0.5)
+        elif isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)) and module.bias is not None:
+            module.bias.data.uniform_(-0.5, 0.5)
+        if isinstance(getattr(module, "layer_scale", None), torch.nn.Parameter):
+            module.layer_scale.data.uniform_(0.5, 1.5)
 
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -103,8 +122,9 @@ def check_torchvision_parity(tv_name: str, name: str, size: int, **kwargs) -> No
     assign_weights(model, convert(reference.state_dict()), "torchvision")
     pixels = torch.rand(2, 3, size, size) * 255
     x = (pixels / 255 - IMAGENET_MEAN) / IMAGENET_STD  # torchvision's preprocessing
-    # EfficientNet normalises inside the model (Keras' layers, ImageNet statistics written by the converter).
-    ours = pixels if name.startswith("EfficientNet") else x
+    # EfficientNet and ConvNeXt normalise inside the model (Keras' layers: EfficientNet's statistics are written by
+    # the converter, ConvNeXt's prestem constants are torchvision's preprocessing in 0..255 units).
+    ours = pixels if name.startswith(("EfficientNet", "ConvNeXt")) else x
     with torch.no_grad():
         expected = reference(x)
         got = model(ours.permute(0, 2, 3, 1).contiguous())
@@ -121,6 +141,8 @@ KERAS_CASES = [  # keras.applications name, input size, extra builder arguments
     pytest.param("MobileNetV3Small", 32, {"minimalistic": True, "alpha": 0.75}, marks=SLOW),
     pytest.param("MobileNetV3Large", 33, {"include_preprocessing": False}, marks=SLOW),
     pytest.param("EfficientNetB0", 33, {}, marks=SLOW),
+    pytest.param("ConvNeXtTiny", 32, {}, marks=SLOW),  # nested stem/downsampling models, LayerScale
+    pytest.param("ConvNeXtTiny", 32, {"include_top": False, "pooling": "avg"}, marks=SLOW),  # auto-named last norm
 ]
 
 
@@ -136,9 +158,29 @@ TORCHVISION_CASES = [  # torchvision builder, cnnkit name, (odd) input size
     pytest.param("mobilenet_v3_large", "MobileNetV3Large", 33, marks=SLOW),
     pytest.param("efficientnet_b0", "EfficientNetB0", 33, marks=SLOW),
     pytest.param("efficientnet_b5", "EfficientNetB5", 33, marks=SLOW),  # torchvision's epsilon 1e-3
+    pytest.param("convnext_tiny", "ConvNeXtTiny", 32, marks=SLOW),  # no padding: any size
 ]
 
 
 @pytest.mark.parametrize(("tv_name", "name", "size"), TORCHVISION_CASES)
 def test_torchvision_state_dict_converts(tv_name, name, size):
     check_torchvision_parity(tv_name, name, size)
+
+
+@SLOW
+def test_torchvision_convnext_file_without_the_top(tmp_path):
+    """A torchvision ``.pth`` loaded by path into ``include_top=False``: the classifier's LayerNorm2d becomes Keras'
+    auto-named final LayerNormalization and its Linear is left out, so the features equal torchvision's pooled and
+    normalised ones."""
+    torch.manual_seed(0)
+    reference = tv.models.convnext_tiny().eval()
+    randomize_batchnorm(reference)
+    torch.save(reference.state_dict(), tmp_path / "convnext_tiny.pth")
+    model = applications.ConvNeXtTiny(include_top=False, pooling="avg", input_shape=(32, 32, 3),
+                                      weights=str(tmp_path / "convnext_tiny.pth"))  # fmt: skip
+    pixels = torch.rand(2, 3, 32, 32) * 255
+    with torch.no_grad():
+        x = (pixels / 255 - IMAGENET_MEAN) / IMAGENET_STD
+        expected = reference.classifier[0](reference.avgpool(reference.features(x))).flatten(1)
+        got = model(pixels.permute(0, 2, 3, 1).contiguous())
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-4 * expected.abs().max().item())

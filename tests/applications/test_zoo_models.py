@@ -25,9 +25,10 @@ ALL = applications.list_models()
 KERAS = [n for n in ALL if applications.get_model_entry(n).keras_params is not None]
 SLOW = {"ResNet101", "ResNet152", "ResNet110", "ResNet101_TV", "ResNet152_TV", "ResNet101V2", "ResNet152V2",
         "DenseNet169", "DenseNet201", "InceptionResNetV2", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
-        "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7"}  # fmt: skip
+        "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7", "ConvNeXtSmall", "ConvNeXtBase",
+        "ConvNeXtLarge", "ConvNeXtXLarge"}  # fmt: skip
 # Keras models cheap enough to build in Keras 3 in the default run (Keras' torch backend builds ~50 layers/s).
-KERAS_FAST = {"VGG16", "ResNet50", "MobileNetV3Small"}
+KERAS_FAST = {"VGG16", "ResNet50", "MobileNetV3Small", "ConvNeXtTiny"}
 # Smallest input each family's include_top=False body accepts cheaply (the top is built only for the count).
 SMALL_INPUT = {"LeNet5": (32, 32, 1), "AlexNet": (64, 64, 3), "InceptionV3": (75, 75, 3),
                "InceptionResNetV2": (75, 75, 3), "Xception": (71, 71, 3)}  # fmt: skip
@@ -42,6 +43,7 @@ def test_every_family_is_registered():
     expected |= {f"DenseNet{d}" for d in (121, 169, 201)}
     expected |= {"Xception", "MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large"}
     expected |= {f"EfficientNetB{i}" for i in range(8)}
+    expected |= {f"ConvNeXt{v}" for v in ("Tiny", "Small", "Base", "Large", "XLarge")}
     assert set(ALL) == expected
     assert applications.KerasResNet50 is applications.ResNet50  # the former name of Keras' ResNet50
 
@@ -57,9 +59,9 @@ def test_parameter_count_matches_published(name):
         for layer in model.layers
         if isinstance(layer, BatchNormalization)
     )
-    # EfficientNet's preprocessing Normalization holds its mean, variance and count as non-trainable weights.
-    bn_stats += sum(layer.mean.numel() + layer.variance.numel() + 1 for layer in model.layers
-                    if isinstance(layer, Normalization))  # fmt: skip
+    # EfficientNet's preprocessing Normalization holds its mean, variance and count as non-trainable weights;
+    # ConvNeXt's is built with its constants (mean=, variance=), which are not weights, as in Keras.
+    bn_stats += sum(w.numel() for layer in model.layers if isinstance(layer, Normalization) for w in layer.weights)
     assert model.count_params() == entry.num_params + bn_stats  # Keras' convention counts the moving statistics
     for table_entry in entry.weights.values():
         assert table_entry.num_params == entry.num_params
@@ -84,6 +86,18 @@ def _canonical(layers) -> list[str]:
     return out
 
 
+def _keras_layers(reference) -> list:
+    """Keras' layers plus the sums of two tensors (``a + b``) in its graph, in Keras' order.
+
+    ConvNeXt closes each block with ``inputs + x``, an operation that Keras records in the graph (``_operations``)
+    but does not list in ``model.layers``; cnnkit's graph holds layers only, so it is an ``Add`` layer there. A sum
+    with a constant (MobileNetV3's ``x + 3``) is part of another cnnkit layer, so only two-tensor sums count.
+    """
+    keras = _keras()
+    return [op for op in reference._operations if isinstance(op, keras.layers.Layer)
+            or (type(op).__name__ == "Add" and len(op._inbound_nodes[0].input_tensors) == 2)]  # fmt: skip
+
+
 def _keras():
     os.environ.setdefault("KERAS_BACKEND", "torch")
     return pytest.importorskip("keras")
@@ -97,7 +111,7 @@ def _check_against_keras(name: str, kwargs: dict) -> None:
     assert model.count_params() == reference.count_params()
     assert sum(p.numel() for p in model.parameters()) == sum(math.prod(w.shape) for w in reference.trainable_weights)
     # Same names in the same order: the order is what Keras matches a legacy .h5 (and .weights.h5 paths) by.
-    assert _canonical(model.layers) == _canonical(reference.layers)
+    assert _canonical(model.layers) == _canonical(_keras_layers(reference))
 
 
 def _keras_kwargs(name: str) -> dict:
@@ -141,7 +155,8 @@ def _feature_channels(name: str) -> int:
              "Xception": 2048, "MobileNet": 1024, "MobileNetV2": 1280, "MobileNetV3Small": 576,
              "MobileNetV3Large": 960, "EfficientNetB0": 1280, "EfficientNetB1": 1280, "EfficientNetB2": 1408,
              "EfficientNetB3": 1536, "EfficientNetB4": 1792, "EfficientNetB5": 2048, "EfficientNetB6": 2304,
-             "EfficientNetB7": 2560}  # fmt: skip
+             "EfficientNetB7": 2560, "ConvNeXtTiny": 768, "ConvNeXtSmall": 768, "ConvNeXtBase": 1024,
+             "ConvNeXtLarge": 1536, "ConvNeXtXLarge": 2048}  # fmt: skip
     if name in fixed:
         return fixed[name]
     if name.startswith("VGG"):
@@ -173,7 +188,8 @@ def test_top_output_shape_and_softmax(name):
 
 def test_weights_tables():
     """Every published set names its source and licence and carries a verifiable hash: torchvision's files are
-    checked by the sha256 prefix embedded in their names (the full digest is not published), Keras' by md5."""
+    checked by the sha256 prefix embedded in their names (the full digest is not published), Keras' by the digest
+    Keras' source gives: md5 for most families, the full sha256 for ConvNeXt."""
     from cnnkit.applications.weights import torchvision_hash_prefix
 
     seen = 0
@@ -187,10 +203,14 @@ def test_weights_tables():
                 assert entry.url.startswith("https://download.pytorch.org/models/")
                 assert entry.sha256 == torchvision_hash_prefix(entry.url) and entry.sha256_is_prefix
                 assert entry.md5 is None and entry.preprocessing == (
-                    "none" if "efficientnet" in key + entry.url else "torch"
+                    "none" if any(f in entry.url for f in ("efficientnet", "convnext")) else "torch"
                 )
             else:
-                assert entry.layout == "keras_h5" and entry.sha256 is None and len(entry.md5) == 32
+                assert entry.layout == "keras_h5"
+                if "/convnext/" in entry.url:  # Keras lists sha256 digests for ConvNeXt's files
+                    assert entry.md5 is None and len(entry.sha256) == 64 and not entry.sha256_is_prefix
+                else:
+                    assert entry.sha256 is None and len(entry.md5) == 32
                 assert entry.url.startswith(
                     (
                         "https://storage.googleapis.com/tensorflow/keras-applications/",
@@ -200,10 +220,12 @@ def test_weights_tables():
                 assert entry.include_top == (not key.endswith("_notop")) and "acc@1" in entry.metrics
     # torchvision: 17 sets of the 14 torchvision-named models (imagenet_v2 for ResNet50/101/152_TV) + VGG16/19 and
     # DenseNet121/169/201 converted; Keras: a file with and one without the top for each of the 13 Keras models.
-    assert seen == 17 + 5 + 2 * 13 + 11 + 2 * 11  # + torchvision: MobileNetV2/V3 (3), EfficientNet (8); Keras: 11
+    # Then torchvision: MobileNetV2/V3 (3), EfficientNet (8); Keras: 11 more models; and ConvNeXt: torchvision's Tiny
+    # to Large (4), Keras' five variants with and without the top.
+    assert seen == 17 + 5 + 2 * 13 + 11 + 2 * 11 + 4 + 2 * 5
     keras_prep = {"VGG16": "caffe", "ResNet50": "caffe", "ResNet50V2": "tf", "DenseNet121": "torch",
                   "InceptionV3": "tf", "InceptionResNetV2": "tf", "Xception": "tf", "MobileNetV3Large": "tf",
-                  "EfficientNetB0": "none"}  # Keras' preprocess_input modes  # fmt: skip
+                  "EfficientNetB0": "none", "ConvNeXtTiny": "none"}  # Keras' preprocess_input modes  # fmt: skip
     for name, mode in keras_prep.items():
         assert applications.get_model_entry(name).weights["imagenet"].preprocessing == mode
     v2 = applications.get_model_entry("ResNet50_TV").weights["imagenet_v2"]

@@ -13,6 +13,7 @@ Example:
 
 from cnnkit.applications import (
     alexnet,
+    convnext,
     densenet,
     efficientnet,
     inception_resnet_v2,
@@ -35,6 +36,7 @@ from cnnkit.applications import (
     xception,
 )
 from cnnkit.applications.alexnet import AlexNet
+from cnnkit.applications.convnext import ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny, ConvNeXtXLarge
 from cnnkit.applications.densenet import DenseNet121, DenseNet169, DenseNet201
 from cnnkit.applications.efficientnet import (
     EfficientNetB0,
@@ -84,3 +86,6 @@ __all__ += [
     "EfficientNetB6", "EfficientNetB7", "MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "Xception",
     "efficientnet", "mobilenet", "mobilenet_v2", "mobilenet_v3", "xception",
 ]  # fmt: skip
+
+# ConvNeXt (Keras' names and module).
+__all__ += ["ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtSmall", "ConvNeXtTiny", "ConvNeXtXLarge", "convnext"]

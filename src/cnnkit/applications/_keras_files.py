@@ -46,10 +46,12 @@ def _pairs(model: Any, entries: list, kind: str, include_top: bool, where: str) 
         return [(layer, by_name[layer.name]) for layer in ours]
     if kind == "keras3":
         by_path = {path: arrays for path, _, arrays in entries}
-        paths = {id(layer): path for path, layer in keras3_paths(model).items()}
-        missing = [layer.name for layer in ours if paths.get(id(layer)) not in by_path]
+        # By path, layer by layer: a nested model (ConvNeXt's stem) has no group of its own, its layers' groups
+        # are nested below its path (``layers/sequential/layers/conv2d``).
+        leaves = {path: layer for path, layer in keras3_paths(model).items() if layer.weights}
+        missing = [layer.name for path, layer in leaves.items() if path not in by_path]
         if not missing:
-            return [(layer, by_path[paths[id(layer)]]) for layer in ours]
+            return [(layer, by_path[path]) for path, layer in leaves.items()]
         raise ValueError(
             f"The Keras file does not hold this model's layers. Expected layers named as the model's or at the same "
             f"Keras 3 paths. Received: {where}, which lacks {len(missing)} of them ({', '.join(missing[:4])}, ...). "

@@ -43,6 +43,7 @@ from cnnkit.layers.pooling import (
 from cnnkit.layers.preprocessing.rescaling import Rescaling
 from cnnkit.layers.registry import register_layer
 from cnnkit.layers.reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
+from cnnkit.layers.residual import LayerScale, StochasticDepth
 from cnnkit.layers.serialization import deserialize, serialize
 from cnnkit.layers.variable import Variable
 
@@ -142,3 +143,6 @@ __all__ += [
     "serialize",
     "subtract",
 ]
+
+# Keras' ConvNeXt layers (keras.applications.convnext.LayerScale / StochasticDepth), registered for saving.
+__all__ += ["LayerScale", "StochasticDepth"]
