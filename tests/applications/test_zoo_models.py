@@ -35,7 +35,7 @@ SMALL_INPUT = {"LeNet5": (32, 32, 1), "AlexNet": (64, 64, 3), "InceptionV3": (75
 
 
 def test_every_family_is_registered():
-    expected = {"LeNet5", "AlexNet", "InceptionV3", "InceptionResNetV2", "ResNetS", "ResNetM"}
+    expected = {"LeNet5", "AlexNet", "InceptionV3", "InceptionResNetV2", "ResNetXS", "ResNetS", "ResNetM"}
     expected |= {f"VGG{d}{s}" for d in (11, 13) for s in ("", "_BN")}
     expected |= {f"VGG{d}{s}" for d in (16, 19) for s in ("", "_BN", "_TV")}
     expected |= {f"ResNet{d}" for d in (18, 34, 50, 101, 152, 20, 32, 44, 56, 110)}
@@ -151,7 +151,7 @@ def _forward_backward(name):
 
 def _feature_channels(name: str) -> int:
     fixed = {"LeNet5": 16, "AlexNet": 256, "ResNet18": 512, "ResNet34": 512, "DenseNet121": 1024,
-             "DenseNet169": 1664, "DenseNet201": 1920, "InceptionResNetV2": 1536, "ResNetS": 64, "ResNetM": 128,
+             "DenseNet169": 1664, "DenseNet201": 1920, "InceptionResNetV2": 1536, "ResNetXS": 64, "ResNetS": 64, "ResNetM": 128,
              "Xception": 2048, "MobileNet": 1024, "MobileNetV2": 1280, "MobileNetV3Small": 576,
              "MobileNetV3Large": 960, "EfficientNetB0": 1280, "EfficientNetB1": 1280, "EfficientNetB2": 1408,
              "EfficientNetB3": 1536, "EfficientNetB4": 1792, "EfficientNetB5": 2048, "EfficientNetB6": 2304,

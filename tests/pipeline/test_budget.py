@@ -39,17 +39,43 @@ def folder(tmp_path_factory):
     return root
 
 
-def test_plan_takes_the_strongest_model_that_gets_its_epochs(folder):
+def test_plan_climbs_the_ladder_while_the_stronger_model_still_gets_its_epochs(folder):
     summary = DataSummary(str(folder), ["a", "b", "c"], {"a": 100, "b": 100, "c": 100}, (28, 28), True)
-    speeds = {"ResNetM": (0.04, 0.004), "ResNetS": (0.01, 0.001), "tutorial": (0.002, 0.0002)}
-    cfg = TrainConfig(str(folder), "unused", batch_size=32, tta=True)
-    # 240 training images: ResNetM needs 9.6 s + 0.24 s + 0.5 s an epoch, ResNetS 2.4 + 0.06 + 0.5.
-    plan = plan_budget(cfg, 200, summary, measure=lambda name, *a: speeds[name])
-    assert plan.model == "ResNetM" and plan.image_size == 28
-    left = 200 - (plan.expected_s - plan.epochs * (240 * 0.04 * 1.15 + 60 * 0.004 + 0.5))
-    assert plan.epochs == int(left // (240 * 0.04 * 1.15 + 60 * 0.004 + 0.5)) and plan.expected_s <= 200
-    plan = plan_budget(cfg, 60, summary, measure=lambda name, *a: speeds[name])
-    assert plan.model == "ResNetS" and plan.epochs >= 4 and plan.expected_s <= 60
+    speeds = {
+        "ResNetM": (0.04, 0.004),
+        "ResNetS": (0.01, 0.001),
+        "ResNetXS": (0.005, 0.0005),
+        "tutorial": (0.002, 0.0002),
+    }
+    measured = []
+
+    def measure(name, shape, classes, batch):
+        measured.append((name, batch))
+        return speeds[name]
+
+    cfg = TrainConfig(str(folder), "unused", tta=True)
+    # 240 training images and 60 validation images an epoch: ResNetXS 1.2 + 0.03 + 0.5 s, ResNetS 2.4 + 0.06 + 0.5 s,
+    # ResNetM 9.6 + 0.24 + 0.5 s; the final evaluation (flip TTA: twice) and the report come on top.
+    per_epoch = {name: 240 * t + 60 * p + 0.5 for name, (t, p) in speeds.items()}
+    plan = plan_budget(cfg, 400, summary, measure=measure)
+    assert plan.model == "ResNetM" and plan.image_size == 28 and plan.expected_s <= 400
+    assert [m for m, _ in measured] == ["ResNetXS", "ResNetS", "ResNetM"]
+    assert all(batch == 128 for _, batch in measured)  # the fast ResNets' recipe batch when none is given
+    fixed = plan.expected_s - plan.epochs * per_epoch["ResNetM"]
+    assert plan.epochs == int((400 - fixed) // per_epoch["ResNetM"])
+    # ResNetS gets 16 epochs in a minute: fewer than the 28 that would leave ResNetM (3.5x slower) its 8.
+    measured.clear()
+    plan = plan_budget(cfg, 60, summary, measure=measure)
+    assert plan.model == "ResNetS" and 5 <= plan.epochs < 28 and plan.expected_s <= 60
+    assert [m for m, _ in measured] == ["ResNetXS", "ResNetS"]
+    # ResNetXS gets 5 epochs in 20 s: too few for ResNetS (2x slower) to get its 5, so ResNetS is not even measured.
+    measured.clear()
+    plan = plan_budget(cfg, 20, summary, measure=measure)
+    assert plan.model == "ResNetXS" and 3 <= plan.epochs < 10 and [m for m, _ in measured] == ["ResNetXS"]
+    # Under ResNetXS's 3 epochs: the tutorial CNN; a batch size the user gave is the one measured.
+    measured.clear()
+    plan = plan_budget(TrainConfig(str(folder), "unused", tta=True, batch_size=16), 13, summary, measure=measure)
+    assert plan.model == "tutorial" and measured == [("ResNetXS", 16), ("tutorial", 16)]
 
 
 def test_deadline_stops_at_the_batch_that_would_overrun():
@@ -66,6 +92,38 @@ def test_deadline_stops_at_the_batch_that_would_overrun():
     now[0] = 9.0  # the next 2 s batch would end at 11 s
     guard.on_train_batch_end(0)
     assert guard.model.stop_training and guard.stopped_early
+
+
+def test_deadline_shortens_the_one_cycle_schedule_to_the_epochs_that_fit():
+    from cnnkit import optimizers
+    from cnnkit.optimizers.schedules import OneCycle
+
+    class Model:
+        stop_training = False
+        optimizer = optimizers.SGD(OneCycle(0.2, total_steps=500))
+
+    schedule = Model.optimizer._learning_rate
+    now = [0.0]
+    guard = Deadline(100.0, clock=lambda: now[0], epochs=10)
+    guard.set_model(Model())
+    guard.set_params({"epochs": 10, "steps": 50})
+
+    def epoch(index, ends_at):
+        guard.on_epoch_begin(index)
+        now[0] = ends_at
+        guard.on_epoch_end(index)
+
+    epoch(0, 8.0)  # 8 s an epoch: all 10 fit in 100 s
+    assert guard.epochs == 10 and schedule.total_steps == 500 and not guard.replanned
+    epoch(1, 23.0)  # 15 s: 2 done + 77 s // 15 s = 7 epochs in all
+    assert guard.epochs == 7 and schedule.total_steps == 350 and guard.replanned == [(2, 7)]
+    assert not guard.model.stop_training
+    assert schedule(350) == pytest.approx(0.2 / 1e5) and schedule(300) > 100 * schedule(350)  # annealed at the new end
+    for index, t in ((2, 38.0), (3, 53.0), (4, 68.0), (5, 83.0)):
+        epoch(index, t)
+        assert not guard.model.stop_training
+    epoch(6, 98.0)
+    assert guard.model.stop_training and guard.stopped_early and guard.epochs == 7
 
 
 @pytest.mark.slow

@@ -22,7 +22,8 @@ def test_recipe_for_the_fast_resnets_is_one_cycle_sgd_with_label_smoothing():
     assert isinstance(args["loss"], losses.CategoricalCrossentropy) and args["loss"].label_smoothing == 0.1
     # The range test drives a plain rate on the same optimizer.
     plain = recipe_for("ResNetS").compile_args(None, 1, plain_rate=True)["optimizer"]
-    assert isinstance(plain, optimizers.SGD) and float(plain.learning_rate) == 0.1
+    assert isinstance(plain, optimizers.SGD) and float(plain.learning_rate) == 0.2
+    assert recipe_for("ResNetXS").batch_size == 128 and recipe_for("tutorial").batch_size == 32
     tutorial = recipe_for("tutorial").compile_args(None, 100)
     assert isinstance(tutorial["optimizer"], optimizers.Adam) and float(tutorial["optimizer"].learning_rate) == 1e-3
     assert tutorial["loss"] == "sparse_categorical_crossentropy"

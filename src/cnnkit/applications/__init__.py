@@ -59,7 +59,7 @@ from cnnkit.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
 from cnnkit.applications.registry import get_model, get_model_entry, list_models, register_model
 from cnnkit.applications.resnet import ResNet50, ResNet101, ResNet152
 from cnnkit.applications.resnet_cifar import ResNet20, ResNet32, ResNet44, ResNet56, ResNet110
-from cnnkit.applications.resnet_small import ResNetM, ResNetS
+from cnnkit.applications.resnet_small import ResNetM, ResNetS, ResNetXS
 from cnnkit.applications.resnet_torchvision import ResNet18, ResNet34, ResNet50_TV, ResNet101_TV, ResNet152_TV
 from cnnkit.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from cnnkit.applications.transfer import fine_tune
@@ -72,7 +72,7 @@ __all__ = [
     "AlexNet", "DenseNet121", "DenseNet169", "DenseNet201", "InceptionResNetV2", "InceptionV3", "KerasResNet50",
     "LeNet5", "ResNet18", "ResNet20", "ResNet32", "ResNet34", "ResNet44", "ResNet50", "ResNet50_TV", "ResNet50V2",
     "ResNet56", "ResNet101", "ResNet101_TV", "ResNet101V2", "ResNet110", "ResNet152", "ResNet152_TV", "ResNet152V2",
-    "ResNetM", "ResNetS",
+    "ResNetM", "ResNetS", "ResNetXS",
     "VGG11", "VGG11_BN", "VGG13", "VGG13_BN", "VGG16", "VGG16_BN", "VGG16_TV", "VGG19", "VGG19_BN", "VGG19_TV",
     "alexnet", "densenet", "inception_resnet_v2", "inception_v3", "keras_resnet", "lenet", "resnet", "resnet50",
     "resnet_cifar", "resnet_small", "resnet_torchvision", "resnet_v2", "transfer", "vgg", "vgg16", "vgg19",

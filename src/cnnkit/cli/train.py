@@ -46,7 +46,9 @@ def add_train_options(p: argparse.ArgumentParser, epochs: int = 10) -> None:
     p.add_argument("--model", default=None, help="'tutorial' or a zoo name (see `cnnkit zoo`); default: from the data")
     p.add_argument("--pretrained", action="store_true", help="start from the zoo model's pretrained weights")
     p.add_argument("--epochs", type=int, default=epochs, help=f"most epochs (early stopping; default {epochs})")
-    p.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="images per batch (default: 128 for ResNetXS/S/M, 32 otherwise)"
+    )
     p.add_argument("--image-size", type=int, default=None, help="train at SIZE x SIZE pixels (default: from the data)")
     p.add_argument("--validation-split", type=float, default=0.2, help="fraction held out for validation (0.2)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True, help="augment training images")
@@ -90,7 +92,12 @@ def check_train_options(args: argparse.Namespace) -> None:
     """Every range checked before any work, so a typo exits 2 with a message instead of a MemoryError or NaN."""
     for name, value, ok, expected in (
         ("--epochs", args.epochs, args.epochs >= 1, "an integer >= 1"),
-        ("--batch-size", args.batch_size, 1 <= args.batch_size <= MAX_BATCH_SIZE, f"1 to {MAX_BATCH_SIZE}"),
+        (
+            "--batch-size",
+            args.batch_size,
+            args.batch_size is None or 1 <= args.batch_size <= MAX_BATCH_SIZE,
+            f"1 to {MAX_BATCH_SIZE}",
+        ),
         (
             "--image-size",
             args.image_size,
@@ -166,7 +173,8 @@ def print_result(result: Any) -> None:
 
 def _rank_argv(args: argparse.Namespace, out: str) -> list[str]:
     """The `cnnkit train` command line each launched process runs (the same options, without --nproc)."""
-    argv = ["train", args.data_dir, "--out", out, "--epochs", str(args.epochs), "--batch-size", str(args.batch_size)]
+    argv = ["train", args.data_dir, "--out", out, "--epochs", str(args.epochs)]
+    argv += ["--batch-size", str(args.batch_size)] if args.batch_size else []
     argv += ["--validation-split", str(args.validation_split), "--seed", str(args.seed)]
     argv += ["--lr", str(args.lr)] if args.lr is not None else []
     argv += ["--tta" if args.tta else "--no-tta"]

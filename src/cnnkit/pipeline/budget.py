@@ -2,14 +2,18 @@
 
 The plan is made from measurements on this machine, now: a sample of the images is decoded (the data set is decoded
 once and cached, so decoding costs ``images x seconds per image``), and each candidate model takes a few training
-steps and one prediction batch on data of the training shape. The whole schedule must fit: decoding, the range test
-when ``--lr auto``, every epoch with its validation pass and checkpoints, the final evaluation (twice with flip
-test-time augmentation) and the report. Candidates go from the strongest to the fastest (ResNetM, ResNetS, then the
-tutorial CNN); the first that gets its minimum number of epochs wins and takes as many epochs as fit. The one-cycle
-schedule is laid over exactly those epochs, so the rate has annealed when time is up.
+steps (augmentation included) and one prediction batch on data of the training shape, at the batch size it will train
+with. The whole schedule must fit: decoding, the range test when ``--lr auto``, every epoch with its validation pass
+and checkpoints, the final evaluation (twice with flip test-time augmentation) and the report. The candidates form a
+ladder, from the fastest (the tutorial CNN, then ResNetXS) to the strongest (ResNetS, ResNetM): the cheapest one is
+measured first, and the next is measured only while the last one gets so many epochs that the next, a few times
+slower, would still get its minimum. The one-cycle schedule is laid over the epochs the winner gets, so the rate has
+annealed when time is up.
 
-Measurements on a busy machine can be wrong, so a deadline guards the plan: training stops at the batch after which
-the final evaluation and the report would no longer fit.
+Measurements on a busy machine can be wrong, so the plan is checked as it runs: after every epoch, the epochs still
+planned are compared with the time left (at the speed the epochs really took), and when they no longer fit, the
+schedule is shortened to the epochs that do, so the rate still anneals to its end. Within an epoch, training stops
+at the batch after which the final evaluation and the report would no longer fit.
 """
 
 from __future__ import annotations
@@ -22,22 +26,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 
 from cnnkit import callbacks, utils
 from cnnkit.data.decode import load_array
+from cnnkit.data.loader import default_workers
+from cnnkit.optimizers.schedules import OneCycle
 from cnnkit.pipeline.inspect import DataSummary, _images_in, inspect_directory
 from cnnkit.pipeline.models import build_classifier
 from cnnkit.pipeline.recipe import recipe_for
 from cnnkit.pipeline.run_folder import METRICS_FILE, write_json
-from cnnkit.pipeline.train import TrainConfig, TrainResult, train_from_directory
+from cnnkit.pipeline.train import TrainConfig, TrainResult, _augmentation, train_from_directory
 
 __all__ = ["BudgetPlan", "Deadline", "parse_budget", "plan_budget", "process_elapsed", "train_with_budget"]
 
-# The candidates, strongest first, with the fewest epochs worth training each for.
-CANDIDATES = (("ResNetM", 8), ("ResNetS", 4), ("tutorial", 1))
+# The ladder, fastest first: each model with the fewest epochs worth training it for, and how many times slower than
+# the rung below it a training step is (so the next rung is measured only when it could get its minimum).
+CANDIDATES = (("tutorial", 1, 1.0), ("ResNetXS", 3, 2.0), ("ResNetS", 5, 2.0), ("ResNetM", 8, 3.5))
 REPORT_SECONDS = 10.0  # writing model.cnnkit and report.html (Grad-CAM, plots), measured at 3-8 s on 2 cores
 PER_EPOCH_SECONDS = 0.5  # the backup and best checkpoint written after every epoch
-AUGMENT_OVERHEAD = 1.15  # the data pipeline (batched flips and shifts) on top of the measured model step
 
 
 def parse_budget(text: str | float | int) -> float:
@@ -118,17 +125,26 @@ class BudgetPlan:
 
 
 class Deadline(callbacks.Callback):
-    """Stops training after the batch past which what must follow (evaluation, report) would not fit.
+    """Keeps training inside its time: stops at the batch past which what must follow would not fit, and after each
+    epoch shortens a step-based schedule (``OneCycle``) to the epochs that still fit at the measured epoch time.
+
+    ``epochs`` is the number of epochs planned; the first epoch's time (validation and checkpoints included) decides
+    whether they all fit. When fewer do, the schedule's ``total_steps`` is cut to them, so the rate anneals fully
+    before the deadline instead of being cut off while still high.
 
     Example:
-        >>> model.fit(ds, epochs=10, callbacks=[Deadline(time.perf_counter() + 60)])  # doctest: +SKIP
+        >>> model.fit(ds, epochs=10, callbacks=[Deadline(time.perf_counter() + 60, epochs=10)])  # doctest: +SKIP
     """
 
-    def __init__(self, deadline: float, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, deadline: float, clock: Callable[[], float] = time.perf_counter, epochs: int | None = None):
         super().__init__()
         self.deadline, self.clock = deadline, clock
+        self.epochs = epochs
         self.stopped_early = False
+        self.replanned: list[tuple[int, int]] = []  # (after epoch, epochs now planned)
         self._last: float | None = None
+        self._epoch_start: float | None = None
+        self._slowest_epoch = 0.0
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         now = self.clock()
@@ -140,25 +156,56 @@ class Deadline(callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._last = None  # the validation pass between epochs is not a batch
+        if self._epoch_start is None:
+            self._epoch_start = self.clock()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        now = self.clock()
+        took = now - (self._epoch_start if self._epoch_start is not None else now)
+        self._epoch_start = now  # the next epoch's time includes this epoch's checkpoints, written after it
+        self._slowest_epoch = max(self._slowest_epoch, took)
+        if self.epochs is None or self.model.stop_training or took <= 0:
+            return
+        done = epoch + 1
+        fit = done + int((self.deadline - now) // self._slowest_epoch)
+        if fit < self.epochs:
+            self.epochs = max(done, fit)
+            self.replanned.append((done, self.epochs))
+            schedule = getattr(getattr(self.model, "optimizer", None), "_learning_rate", None)
+            steps = (self.params or {}).get("steps")
+            if isinstance(schedule, OneCycle) and steps:
+                schedule.total_steps = max(1, self.epochs * int(steps))
+        if done >= self.epochs:  # the (re)planned epochs are done: the schedule has annealed
+            self.stopped_early = self.stopped_early or bool(self.replanned)
+            self.model.stop_training = True
 
 
 def _measure(name: str, shape: tuple[int, int, int], classes: int, batch_size: int) -> tuple[float, float]:
-    """Seconds per image for a training step and for prediction, measured on random data of the training shape."""
+    """Seconds per image for a training step (with the training augmentation) and for prediction, measured on random
+    data of the training shape."""
     recipe = recipe_for(name)
     model = build_classifier(name, shape, classes)
     model.compile(**recipe.compile_args(None, 1000))
+    augment = _augmentation(shape[-1] == 1)
     rng = np.random.default_rng(0)
-    x = rng.uniform(0, 255, (batch_size, *shape)).astype("float32")
+    x = torch.from_numpy(rng.uniform(0, 255, (batch_size, *shape)).astype("float32"))
     labels = np.arange(batch_size) % classes
     y = np.eye(classes, dtype="float32")[labels] if recipe.label_mode == "categorical" else labels
-    model.train_on_batch(x, y)  # the first steps build kernels and caches: not timed
-    model.train_on_batch(x, y)
+
+    def step() -> None:
+        images = x
+        for layer in augment:
+            images = layer(images, training=True)
+        model.train_on_batch(images, y)
+
+    step()  # the first steps build kernels and caches: not timed
+    step()
     steps, start = 0, time.perf_counter()
-    while steps < 3 or (steps < 20 and time.perf_counter() - start < 1.0):
-        model.train_on_batch(x, y)
+    while steps < 3 or (steps < 20 and time.perf_counter() - start < 1.5):
+        step()
         steps += 1
     train_s = (time.perf_counter() - start) / (steps * batch_size)
-    xp = np.concatenate([x] * 4)
+    xp = torch.cat([x] * max(1, 256 // batch_size))
     model.predict(xp[:batch_size], batch_size=len(xp), verbose=0)
     start = time.perf_counter()
     model.predict(xp, batch_size=len(xp), verbose=0)
@@ -171,7 +218,9 @@ def _decode_seconds(summary: DataSummary, size: int, color_mode: str, sample: in
     start = time.perf_counter()
     for f in pick:
         load_array(str(f), color_mode=color_mode, image_size=(size, size))
-    return (time.perf_counter() - start) / max(1, len(pick)) * summary.num_images
+    per_image = (time.perf_counter() - start) / max(1, len(pick))
+    # The folder is decoded in one process per core (data.loader); 1.2 for the start-up and the uneven chunks.
+    return per_image * summary.num_images / default_workers() * 1.2
 
 
 def plan_budget(
@@ -199,10 +248,10 @@ def plan_budget(
     decode = _decode_seconds(summary, size, "grayscale" if channels == 1 else "rgb")
 
     def plan_for(name: str) -> tuple[BudgetPlan, float]:
-        train_s, predict_s = measure(name, (size, size, channels), summary.num_classes, cfg.batch_size)
-        train_s *= AUGMENT_OVERHEAD
+        batch = cfg.batch_size or recipe_for(name).batch_size
+        train_s, predict_s = measure(name, (size, size, channels), summary.num_classes, batch)
         final = shown * predict_s * (2 if cfg.tta else 1) + REPORT_SECONDS
-        lr_find = 100 * cfg.batch_size * train_s if cfg.lr == "auto" else 0.0
+        lr_find = 100 * batch * train_s if cfg.lr == "auto" else 0.0
         per_epoch = n_train * train_s + n_val * predict_s + PER_EPOCH_SECONDS
         elapsed = time.perf_counter() - started
         left = budget_s - elapsed - decode - final - lr_find
@@ -212,16 +261,20 @@ def plan_budget(
 
     if cfg.model:
         return plan_for(cfg.model)[0]
-    # Measuring costs budget too, so ResNetS is measured first: the tutorial CNN only when ResNetS cannot get its
-    # epochs, ResNetM only when ResNetS gets several times its own minimum (ResNetM is about 3-4x slower).
-    minimum = dict(CANDIDATES)
-    plan, fits = plan_for("ResNetS")
-    if fits < minimum["ResNetS"]:
+    # Measuring costs budget too, so the ladder is climbed from ResNetXS: the tutorial CNN only when ResNetXS cannot
+    # get its epochs, a stronger rung only when the one below gets enough epochs that the stronger (slower by the
+    # rung's factor) would still get its minimum.
+    rungs = [(name, minimum, slower) for name, minimum, slower in CANDIDATES if name != "tutorial"]
+    plan, fits = plan_for(rungs[0][0])
+    if fits < rungs[0][1]:
         return plan_for("tutorial")[0]
-    if fits >= 3 * minimum["ResNetM"]:
-        bigger, bigger_fits = plan_for("ResNetM")
-        if bigger_fits >= minimum["ResNetM"]:
-            return bigger
+    for name, minimum, slower in rungs[1:]:
+        if fits < minimum * slower:
+            break
+        bigger, bigger_fits = plan_for(name)
+        if bigger_fits < minimum:
+            break
+        plan, fits = bigger, bigger_fits
     return plan
 
 
@@ -246,7 +299,7 @@ def train_with_budget(
     plan = plan_budget(cfg, budget_s, started=started)
     say(f"Plan: {plan.describe()}.")
     # Stop early if the estimates were optimistic: leave the final evaluation and the report their time.
-    guard = Deadline(started + budget_s - plan.final_s)
+    guard = Deadline(started + budget_s - plan.final_s, epochs=plan.epochs)
     run_cfg = replace(
         cfg,
         model=plan.model,
@@ -262,6 +315,7 @@ def train_with_budget(
         "expected_s": round(plan.expected_s, 1),
         "wall_s": round(time.perf_counter() - started, 1),
         "stopped_by_deadline": guard.stopped_early,
+        "replanned": [{"after_epoch": done, "epochs": epochs} for done, epochs in guard.replanned],
     }
     write_json(result.run_dir / METRICS_FILE, result.metrics)
     return result, plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +36,7 @@ def lr_find_from_directory(
     name, size = choose_defaults(summary, cfg.model, cfg.image_size)
     color_mode = "grayscale" if summary.grayscale and name in (TUTORIAL, *RECIPE_MODELS) else "rgb"
     recipe = recipe_for(name)
+    cfg = dataclasses.replace(cfg, batch_size=cfg.batch_size or recipe.batch_size)
     channels = 1 if color_mode == "grayscale" else 3
     say(f"Model: {name} at {size}x{size}x{channels}, batch {cfg.batch_size}.")
     utils.set_random_seed(cfg.seed)

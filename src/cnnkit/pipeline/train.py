@@ -73,11 +73,11 @@ class TrainConfig:
     model: str | None = None
     pretrained: bool = False
     epochs: int = 10
-    batch_size: int = 32
+    batch_size: int | None = None  # None: the recipe's (128 for the fast ResNets, 32 otherwise)
     image_size: int | None = None
     validation_split: float = 0.2
     augment: bool = True
-    # None: the recipe's (Adam 1e-3; one-cycle peak 0.1 for ResNetS/M); "auto": the range test's pick (lr_find.png)
+    # None: the recipe's (Adam 1e-3; one-cycle peak 0.2 for ResNetXS/S/M); "auto": the range test's pick (lr_find.png)
     lr: float | str | None = None
     seed: int = 1337
     patience: int = 3
@@ -178,6 +178,7 @@ def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> 
     name, size = choose_defaults(summary, cfg.model, cfg.image_size)
     color_mode = "grayscale" if summary.grayscale and name in (TUTORIAL, *RECIPE_MODELS) else "rgb"
     recipe = recipe_for(name)
+    cfg = dataclasses.replace(cfg, batch_size=cfg.batch_size or recipe.batch_size)
     channels = 1 if color_mode == "grayscale" else 3
     run = RunFolder(Path(cfg.out))
     resuming = (run.path / BACKUP_DIR).is_dir() and any((run.path / BACKUP_DIR).iterdir())
