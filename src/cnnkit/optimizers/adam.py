@@ -77,7 +77,9 @@ class Adam(Optimizer):
         }
 
 
-_NO_BIAS_CORRECTION = torch.tensor(float("inf"))  # the fused kernel's step count: 1 - beta**inf == 1
+_NO_BIAS_CORRECTION = torch.tensor(
+    float("inf"), dtype=torch.float32
+)  # the fused kernel's step count: 1 - beta**inf == 1
 
 
 def _can_fuse(*groups: list[torch.Tensor] | None) -> bool:
