@@ -3,7 +3,9 @@
 (a) first read: decode + resize 5,000 JPEGs to 64x64 once (cnnkit: parallel decode into its uint8 store; DataLoader:
     one epoch, 2 workers); (a') the same with jpeg_draft=True (DCT-scaled JPEG decode; pixels differ slightly);
 (b) steady state: one epoch of 64x64 batches with augmentation (RandomFlip + RandomRotation as batched ops on the
-    batch in both cases), images per second delivered to the model.
+    batch in both cases), images per second delivered to the model; (b') the same dataset with
+    ``.prefetch(AUTOTUNE)`` as Keras' tutorial writes it (batches prepared in two threads, as the DataLoader has two
+    workers).
 
 Run: python bench/data_throughput.py [--n 5000] [--repeats 3] [--photo 320x240] [--dir /tmp/cnnkit-bench-jpegs]
 Prints medians and ratios (cnnkit / DataLoader in images per second, higher is better for cnnkit).
@@ -126,10 +128,17 @@ def main() -> None:
         for _ in ds.iterate(epoch):
             pass
 
-    ours_b, theirs_b = [], []
+    autotune = ds.prefetch(-1)  # tf.data.AUTOTUNE is -1
+
+    def autotune_epoch(epoch: int) -> None:
+        for _ in autotune.iterate(epoch):
+            pass
+
+    ours_b, auto_b, theirs_b = [], [], []
     for epoch in range(args.repeats):
         ours_b.append(timed(lambda e=epoch: ours_epoch(e)))
         theirs_b.append(timed(lambda: dataloader_epoch(pil, True, flip, rot)))
+        auto_b.append(timed(lambda e=epoch: autotune_epoch(e)))
 
     def report(label: str, ours: list[float], theirs: list[float]) -> None:
         mo, mt = statistics.median(ours), statistics.median(theirs)
@@ -141,6 +150,8 @@ def main() -> None:
     report("(a) first read, decode+resize", ours_a, theirs_a)
     report("(a') first read, jpeg_draft=True", draft_a, theirs_a)
     report("(b) steady-state epoch + augmentation", ours_b, theirs_b)
+    report("(b') the same, .prefetch(AUTOTUNE)", auto_b, theirs_b)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

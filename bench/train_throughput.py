@@ -5,8 +5,12 @@ Adam + binary crossentropy + accuracy; images/s is the median of the measured ep
 runs at batch 256 (median of 3 passes after a warm-up). tf.keras runs when ``import tensorflow`` works in
 ``--tf-python`` (default: this interpreter); otherwise it is reported as skipped.
 
+With ``--rounds R`` the frameworks run R times in turn (cnnkit, torch, ..., cnnkit, torch, ...), so that a change in
+the load of a shared machine hits each of them alike; each framework's figure is then the median over the rounds.
+
 Usage:
-    python bench/train_throughput.py [--epochs 3] [--tf-python /work/tfvenv/bin/python] [--only cnnkit,torch]
+    python bench/train_throughput.py [--epochs 3] [--rounds 3] [--threads 1] [--tf-python /work/tfvenv/bin/python]
+        [--only cnnkit,torch]
 """
 
 from __future__ import annotations
@@ -186,6 +190,7 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(FRAMEWORKS), help="comma-separated subset of " + str(FRAMEWORKS))
     parser.add_argument("--images", type=int, default=N, help="number of random images (default 4096)")
     parser.add_argument("--threads", type=int, help="intra-op threads for every framework (default: each one's own)")
+    parser.add_argument("--rounds", type=int, default=1, help="run the frameworks this many times in turn; medians")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     N = args.images
@@ -199,14 +204,15 @@ def main() -> None:
         "KERAS_BACKEND": "torch",
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
-    results: dict[str, dict] = {}
+    runs: dict[str, list[dict]] = {}
     print(
         f"{N} images {SIZE}x{SIZE}x3, batch {BATCH} (predict {PREDICT_BATCH}), median of {args.epochs} epochs "
-        f"after a warm-up, {os.cpu_count()} CPUs, threads: {args.threads or 'default'}, "
+        f"after a warm-up, {os.cpu_count()} CPUs, threads: {args.threads or 'default'}, rounds: {args.rounds}, "
         f"load average before: {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    for name in args.only.split(","):
+    names = list(dict.fromkeys(args.only.split(",")))
+    for name in [n for _ in range(max(1, args.rounds)) for n in names]:
         python = args.tf_python if name == "tf_keras" else sys.executable
         if name == "tf_keras":
             probe = subprocess.run(
@@ -228,13 +234,20 @@ def main() -> None:
         if proc.returncode != 0 or line is None:
             print(f"{LABELS[name]:28s} failed:\n{proc.stderr[-2000:]}", flush=True)
             continue
-        results[name] = json.loads(line[7:])
-        r = results[name]
+        r = json.loads(line[7:])
+        runs.setdefault(name, []).append(r)
         print(
             f"{LABELS[name]:28s} train {r['train']:7.0f} img/s   predict {r['predict']:7.0f} img/s   "
-            f"({time.perf_counter() - start:.0f} s)",
+            f"({time.perf_counter() - start:.0f} s, load average {os.getloadavg()[0]:.1f})",
             flush=True,
         )
+    results = {
+        name: {k: statistics.median(r[k] for r in rs) for k in ("train", "predict")} for name, rs in runs.items()
+    }
+    if args.rounds > 1:
+        print(f"\nmedians over {args.rounds} rounds:")
+        for name, r in results.items():
+            print(f"  {LABELS[name]:28s} train {r['train']:7.0f} img/s   predict {r['predict']:7.0f} img/s")
     for base in ("tf_keras", "torch"):
         if base not in results:
             continue

@@ -215,6 +215,44 @@ def test_channels_last_parameters():
     assert opt.state_dict()["momentum.0"].is_contiguous()
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"amsgrad": True}, {"weight_decay": 0.1}])
+@pytest.mark.parametrize("grad_layout", ["same", "contiguous"])
+def test_fused_adam_equals_the_foreach_update(monkeypatch, kwargs, grad_layout):
+    """Adam on CPU runs torch's fused kernel when parameter, gradient and slots share one layout, else the six
+    foreach passes; both give the same weights (to an ulp per step: the kernel divides after scaling m)."""
+    from cnnkit.optimizers import adam
+
+    rng = np.random.default_rng(1)
+    shapes = [(8, 3, 3, 3), (8,), (40, 7), ()]
+    init = [torch.tensor(rng.uniform(-1, 1, s).astype("float32")) for s in shapes]
+    init[0] = init[0].to(memory_format=torch.channels_last)  # a conv kernel as cnnkit lays it out
+    grads = [[torch.tensor(rng.standard_normal(s).astype("float32")) for s in shapes] for _ in range(STEPS)]
+    if grad_layout == "same":
+        grads = [[g.to(memory_format=torch.channels_last) if g.dim() == 4 else g for g in gs] for gs in grads]
+
+    def run(fuse_allowed):
+        params = [torch.nn.Parameter(x.clone(memory_format=torch.preserve_format)) for x in init]
+        opt = co.Adam(learning_rate=0.05, **kwargs)
+        opt.build(params)
+        fused_steps = 0
+        for gs in grads:
+            for p, g in zip(params, gs, strict=True):
+                p.grad = g.clone(memory_format=torch.preserve_format)
+            slots = [opt._slots[n] for n in opt._slot_names]
+            fused_steps += adam._can_fuse(params, [p.grad for p in params], *slots)
+            with monkeypatch.context() as m:
+                if not fuse_allowed:
+                    m.setattr(adam, "_can_fuse", lambda *groups: False)
+                opt.step()
+        return params, fused_steps
+
+    fused, n_fused = run(True)
+    plain, n_plain = run(False)
+    assert n_fused == n_plain == (STEPS if grad_layout == "same" else 0)  # a layout mismatch never fuses
+    for a, b in zip(fused, plain, strict=True):
+        torch.testing.assert_close(a.detach(), b.detach(), rtol=0, atol=ATOL)
+
+
 def test_learning_rate_get_set():
     opt = co.Adam(0.01)
     assert opt.learning_rate == 0.01

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,19 +25,49 @@ def uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Ge
 
 
 # -- flips --------------------------------------------------------------------------------------------------------
-def random_flip(images: torch.Tensor, mode: str, generator: torch.Generator | None) -> torch.Tensor:
-    """Flip each image with probability 1/2. As Keras 3, "horizontal_and_vertical" draws one coin per image and
-    flips both axes on heads (a 180 degree turn)."""
-    flips = torch.rand((images.shape[0],), generator=generator) <= 0.5
-    idx = flips.nonzero().squeeze(1).to(images.device)
+Flips = tuple  # (horizontal mask or None, vertical mask or None): which images of a batch flip along each axis
+
+
+def flip_masks(batch: int, mode: str, generator: torch.Generator | None) -> Flips:
+    """One coin per image (heads: flip). As Keras 3, "horizontal_and_vertical" flips both axes on one coin (a 180
+    degree turn)."""
+    flips = torch.rand((batch,), generator=generator) <= 0.5
+    horizontal = flips if mode in ("horizontal", "horizontal_and_vertical") else None
+    vertical = flips if mode in ("vertical", "horizontal_and_vertical") else None
+    return horizontal, vertical
+
+
+def combine_flips(first: Flips | None, second: Flips | None) -> Flips | None:
+    """Two flips in a row as one: along each axis an image flips when exactly one of them flips it."""
+    if first is None or second is None:
+        return first if second is None else second
+    return tuple(a if b is None else b if a is None else a ^ b for a, b in zip(first, second))
+
+
+def apply_flips(images: torch.Tensor, flips: Flips) -> torch.Tensor:
+    """Flip the images their masks select (a copy of the batch; the others are copied unchanged)."""
+    horizontal, vertical = flips
+    if horizontal is not None and horizontal is vertical:  # one coin for both axes: one pass
+        return _flip_selected(images, horizontal, (1, 2))
+    out = images
+    for mask, axis in ((horizontal, 2), (vertical, 1)):
+        if mask is None:
+            continue
+        out = _flip_selected(out, mask, (axis,))
+    return out
+
+
+def _flip_selected(images: torch.Tensor, mask: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+    idx = mask.nonzero().squeeze(1).to(images.device)
     if idx.numel() == 0:
         return images
-    chosen = images.index_select(0, idx)  # copy and flip only the images that drew heads
-    if mode in ("horizontal", "horizontal_and_vertical"):
-        chosen = chosen.flip(2)
-    if mode in ("vertical", "horizontal_and_vertical"):
-        chosen = chosen.flip(1)
+    chosen = images.index_select(0, idx).flip(axes)  # copy and flip only the images that drew heads
     return images.clone().index_copy_(0, idx, chosen)
+
+
+def random_flip(images: torch.Tensor, mode: str, generator: torch.Generator | None) -> torch.Tensor:
+    """Flip each image with probability 1/2 (see :func:`flip_masks`)."""
+    return apply_flips(images, flip_masks(images.shape[0], mode, generator))
 
 
 # -- affine sampling ------------------------------------------------------------------------------------------------
@@ -52,12 +84,22 @@ def _base_grid(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torc
     return xs.reshape(1, -1).to(device), ys.reshape(1, -1).to(device)
 
 
+def _flip_coords(coords: torch.Tensor, mask: torch.Tensor | None, size: int) -> torch.Tensor:
+    """``size - 1 - c`` for the images the mask selects, ``c`` for the others (both exact in floating point)."""
+    if mask is None:
+        return coords
+    m = mask.to(coords.device, torch.float32).unsqueeze(1)
+    return coords * (1.0 - 2.0 * m) + m * (size - 1)
+
+
 def affine_sample(
     images: torch.Tensor,
     transforms: torch.Tensor,
     interpolation: str = "bilinear",
     fill_mode: str = "reflect",
     fill_value: float = 0.0,
+    flip_before: Flips | None = None,
+    flip_after: Flips | None = None,
 ) -> torch.Tensor:
     """Resample each image through its (6,) transform (see the module docstring); returns the same shape.
 
@@ -65,6 +107,10 @@ def affine_sample(
     linear interpolation commutes with reflecting about a pixel edge, so "reflect" is its "reflection" mode
     (align_corners=False); "nearest" clamps taps, which is its "border" mode; "constant" is a one-pixel border of
     ``fill_value``; "wrap", which grid_sample lacks, pads the image with wrapped copies first.
+
+    ``flip_before`` / ``flip_after`` fold a RandomFlip that runs just before / after this resample into it, in one
+    pass: a flip before mirrors the sampling coordinates (after rounding, for "nearest"), a flip after mirrors the
+    output pixel coordinates. Every fill mode is symmetric under a mirror, so the result is the two ops' result.
     """
     b, h, w, c = images.shape
     t = transforms.to(images.device, torch.float32)
@@ -81,21 +127,72 @@ def affine_sample(
     # pixel coordinate u (0 .. size-1 in the unpadded image) -> grid value (2 (u + pad) + 1) / padded_size - 1
     sx, sy = 2.0 / (w + 2 * pad), 2.0 / (h + 2 * pad)
     xs, ys = _base_grid(h, w, images.device)
-    if interpolation == "nearest" or fill_mode == "wrap":  # work in pixel space first
+    if flip_after is not None:  # output pixel (x, y) of a flipped result is pixel (w-1-x, y) of the unflipped one
+        xs, ys = _flip_coords(xs, flip_after[0], w), _flip_coords(ys, flip_after[1], h)
+    grid = torch.empty((b, h * w, 2), device=images.device)
+    gx, gy = grid[..., 0], grid[..., 1]
+    if interpolation == "nearest" or fill_mode == "wrap" or flip_before is not None:  # work in pixel space first
         u = t[:, 0:1] * xs + t[:, 1:2] * ys + t[:, 2:3]
         v = t[:, 3:4] * xs + t[:, 4:5] * ys + t[:, 5:6]
         if interpolation == "nearest":  # round here (half to even, as Keras): normalizing could tip a .5
             u, v = torch.round(u), torch.round(v)
+        if flip_before is not None:  # sampling a flipped image at u is sampling the image at w-1-u
+            u, v = _flip_coords(u, flip_before[0], w), _flip_coords(v, flip_before[1], h)
         if fill_mode == "wrap":
             u, v = torch.remainder(u, w), torch.remainder(v, h)
-        gx = u.add_(pad + 0.5).mul_(sx).sub_(1.0)
-        gy = v.add_(pad + 0.5).mul_(sy).sub_(1.0)
-    else:  # the shift and the normalization folded into the transform's coefficients
-        gx = (t[:, 0:1] * sx) * xs + (t[:, 1:2] * sx) * ys + ((t[:, 2:3] + pad + 0.5) * sx - 1.0)
-        gy = (t[:, 3:4] * sy) * xs + (t[:, 4:5] * sy) * ys + ((t[:, 5:6] + pad + 0.5) * sy - 1.0)
-    grid = torch.stack([gx, gy], dim=-1).reshape(b, h, w, 2)
-    out = F.grid_sample(x, grid, mode=interpolation, padding_mode=mode, align_corners=False)
+        torch.mul(u.add_(pad + 0.5), sx, out=gx).sub_(1.0)
+        torch.mul(v.add_(pad + 0.5), sy, out=gy).sub_(1.0)
+    else:  # the shift and the normalization folded into the transform's coefficients, written into the grid
+        torch.mul(xs, t[:, 0:1] * sx, out=gx).addcmul_(ys, t[:, 1:2] * sx).add_((t[:, 2:3] + pad + 0.5) * sx - 1.0)
+        torch.mul(xs, t[:, 3:4] * sy, out=gy).addcmul_(ys, t[:, 4:5] * sy).add_((t[:, 5:6] + pad + 0.5) * sy - 1.0)
+    out = F.grid_sample(x, grid.view(b, h, w, 2), mode=interpolation, padding_mode=mode, align_corners=False)
     return out.permute(0, 2, 3, 1)
+
+
+# -- fused geometry -----------------------------------------------------------------------------------------------
+def run_geometry(images: torch.Tensor, steps: list[tuple]) -> torch.Tensor:
+    """Apply a run of geometric augmentations, drawn in layer order, with as few passes as exactness allows.
+
+    ``steps`` holds each layer's draw: ``("flip", flips)`` or ``("affine", transforms, interpolation, fill_mode,
+    fill_value)``. Flips cost no pass of their own: they fold into the neighbouring resample (see
+    :func:`affine_sample`), or become one flip pass when the run has no resample. Two resamples stay two: as in
+    Keras, each interpolates the previous one's output, which one combined resample would not reproduce.
+    """
+    before = after = affine = None
+    for kind, *args in steps:
+        if kind == "flip":
+            if affine is None:
+                before = combine_flips(before, args[0])
+            else:
+                after = combine_flips(after, args[0])
+            continue
+        if affine is not None:
+            images = affine_sample(images, *affine, flip_before=before, flip_after=after)
+            before = after = None
+        affine = args
+    if affine is not None:
+        return affine_sample(images, *affine, flip_before=before, flip_after=after)
+    return images if before is None else apply_flips(images, before)
+
+
+def run_augmentations(fns: list, images: torch.Tensor, apply: Callable[[Any, torch.Tensor], torch.Tensor]):
+    """Run ``fns`` over a (batch, H, W, C) float batch in order; ``apply(fn, images)`` runs one of them.
+
+    A function with ``draw_geometry(batch, height, width)`` (the built-in flip, rotation, zoom and translation
+    layers) that returns a draw joins a run of geometric steps done by :func:`run_geometry`. Its random draws are
+    taken in the layers' order, so the batch is the one the layers give one after another (up to float rounding).
+    """
+    steps: list[tuple] = []
+    for fn in fns:
+        draw = getattr(fn, "draw_geometry", None)
+        step = draw(*images.shape[:3]) if draw is not None and images.ndim == 4 and images.is_floating_point() else None
+        if step is not None:
+            steps.append(step)
+            continue
+        if steps:
+            images, steps = run_geometry(images, steps), []
+        images = apply(fn, images)
+    return run_geometry(images, steps) if steps else images
 
 
 def rotation_transforms(angles_deg: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cnnkit.data.augment import run_augmentations
 from cnnkit.data.seeding import epoch_permutation, mix, seed_scope
 
 
@@ -154,8 +155,8 @@ class ImageDataset:
         labels = self._labels_for(idx) if self.label_mode is not None else None
         if self.augment or self._maps:
             with seed_scope(scope_seed):
-                for fn in self.augment:
-                    images = _apply_augment(fn, images)
+                # flips fold into the rotation/zoom/translation resample next to them (see augment.run_geometry)
+                images = run_augmentations(self.augment, images, _apply_augment)
                 for fn in self._maps:
                     if labels is None:
                         images = fn(images)

@@ -46,6 +46,17 @@ class Adam(Optimizer):
         alpha = float(
             f32(lr) * np.sqrt(f32(1) - f32(self.beta_2) ** f32(step)) / (f32(1) - f32(self.beta_1) ** f32(step))
         )
+        if _can_fuse(params, grads, m, v, slots.get("velocity_hat")):
+            # One pass over memory instead of six (torch's fused Adam kernel, the one torch.optim.Adam(fused=True)
+            # runs). It applies lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps) with bc = 1 - beta**step; an infinite
+            # step makes both corrections exactly 1, so with lr = alpha it is Keras' m * alpha / (sqrt(v) + eps),
+            # and its m and v updates are the ones below (lerp; v * beta_2 + (1 - beta_2) g^2).
+            torch._fused_adam_(
+                params, grads, m, v, slots.get("velocity_hat", []), [_NO_BIAS_CORRECTION] * len(params),
+                lr=alpha, beta1=self.beta_1, beta2=self.beta_2, weight_decay=0.0, eps=self.epsilon,
+                amsgrad=self.amsgrad, maximize=False,
+            )  # fmt: skip
+            return
         torch._foreach_lerp_(m, grads, 1.0 - self.beta_1)  # m += (g - m) * (1 - beta_1)
         torch._foreach_mul_(v, self.beta_2)
         torch._foreach_addcmul_(v, grads, grads, value=1.0 - self.beta_2)
@@ -64,6 +75,31 @@ class Adam(Optimizer):
             "epsilon": self.epsilon,
             "amsgrad": self.amsgrad,
         }
+
+
+_NO_BIAS_CORRECTION = torch.tensor(
+    float("inf"), dtype=torch.float32
+)  # the fused kernel's step count: 1 - beta**inf == 1
+
+
+def _can_fuse(*groups: list[torch.Tensor] | None) -> bool:
+    """The fused kernel walks each parameter and its gradient and slots as one flat array: they must be float32
+    CPU tensors, dense, laid out alike (same strides)."""
+    if not hasattr(torch, "_fused_adam_"):
+        return False
+    lists = [g for g in groups if g is not None]
+    for tensors in zip(*lists, strict=True):
+        first = tensors[0]
+        if first.device.type != "cpu" or not (
+            first.is_contiguous() or (first.dim() == 4 and first.is_contiguous(memory_format=torch.channels_last))
+        ):
+            return False
+        for t in tensors:
+            if t is None or t.dtype != torch.float32 or t.is_sparse or t.stride() != first.stride():
+                return False
+            if t.device != first.device or t.shape != first.shape:
+                return False
+    return True
 
 
 class AdamW(Adam):

@@ -84,6 +84,18 @@ class _ImageLayer(Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
+def _fusable(layer: _ImageLayer, base: type) -> bool:
+    """The pipeline may run ``layer`` through its draw: it acts as ``base`` does and nothing hooks its call."""
+    cls = type(layer)
+    return (
+        cls.transform is base.transform
+        and cls.call is _ImageLayer.call
+        and cls.forward is Layer.forward
+        and cls.__call__ is Layer.__call__
+        and not (layer._forward_hooks or layer._forward_pre_hooks)
+    )
+
+
 @register_layer
 class RandomFlip(_ImageLayer):
     """Flip images left-right and/or up-down at random (``mode``: "horizontal", "vertical",
@@ -95,6 +107,12 @@ class RandomFlip(_ImageLayer):
 
     def transform(self, images, training):
         return A.random_flip(images, self.mode, self._rng()) if training else images
+
+    def draw_geometry(self, batch: int, height: int, width: int) -> tuple | None:
+        """This batch's flips for the pipeline's fused geometry (None if a subclass changed how it acts)."""
+        if not _fusable(self, RandomFlip):
+            return None
+        return ("flip", A.flip_masks(batch, self.mode, self._rng()))
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
@@ -116,6 +134,13 @@ class _AffineLayer(_ImageLayer):
             return images
         t = self.transforms(images.shape[0], images.shape[1], images.shape[2], self._rng())
         return A.affine_sample(images, t, self.interpolation, self.fill_mode, self.fill_value)
+
+    def draw_geometry(self, batch: int, height: int, width: int) -> tuple | None:
+        """This batch's transforms for the pipeline's fused geometry (None if a subclass changed how it acts)."""
+        if not _fusable(self, _AffineLayer):
+            return None
+        t = self.transforms(batch, height, width, self._rng())
+        return ("affine", t, self.interpolation, self.fill_mode, self.fill_value)
 
     def get_config(self):
         base = super().get_config()
