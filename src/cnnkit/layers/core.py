@@ -238,9 +238,9 @@ class ReLU(Layer):
 
     def call(self, inputs):
         if self.negative_slope == 0 and self.threshold == 0:
-            x = F.relu(inputs)
-        else:
-            x = torch.where(inputs >= self.threshold, inputs, self.negative_slope * (inputs - self.threshold))
+            # One pass over the data: relu, or hardtanh(0, max_value) (= min(max(x, 0), max_value), relu6 at 6).
+            return F.relu(inputs) if self.max_value is None else F.hardtanh(inputs, 0.0, float(self.max_value))
+        x = torch.where(inputs >= self.threshold, inputs, self.negative_slope * (inputs - self.threshold))
         return x.clamp(max=self.max_value) if self.max_value is not None else x
 
     def compute_output_shape(self, input_shape):
