@@ -121,6 +121,8 @@ def test_dropout_is_identity_at_inference_and_scales_in_training():
         "swish",
         "softplus",
         "hard_sigmoid",
+        "hard_silu",
+        "hard_swish",
         "leaky_relu",
         "relu6",
         "linear",
@@ -135,6 +137,20 @@ def test_activations_match_keras(name):
     ours = L.Activation(name)(x).numpy()
     theirs = keras.ops.convert_to_numpy(keras.layers.Activation(name)(x))
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"max_value": 6.0}, {"max_value": 2.5}, {"max_value": 0.0}, {"negative_slope": 0.1, "max_value": 3.0},
+     {"threshold": 1.0}, {"threshold": 0.5, "negative_slope": 0.2}, {"negative_slope": 0.3}],
+)  # fmt: skip
+def test_relu_layer_matches_keras(kwargs):
+    # ReLU(max_value) runs as one hardtanh; Keras' torch backend clips in two steps: equal to the bit.
+    keras = pytest.importorskip("keras")
+    x = np.concatenate([np.linspace(-8, 8, 61, dtype="float32"), np.float32([np.inf, -np.inf, 6.0, 0.0])])[None]
+    ours = L.ReLU(**kwargs)(x).numpy()
+    theirs = keras.ops.convert_to_numpy(keras.layers.ReLU(**kwargs)(x))
+    np.testing.assert_array_equal(ours, theirs)
 
 
 def test_initializers_follow_keras_fans_and_distributions():
