@@ -1,11 +1,13 @@
 """Predict throughput at 224x224 of zoo models: cnnkit (fp32 and mixed_bfloat16) vs plain PyTorch (torchvision's
 definition of the same architecture, through the test shim) vs onnxruntime on cnnkit's exported ONNX file.
 
-One process, one model at a time, the same random images for everyone; images/s is the median of ``--repeats``
-timed passes after a warm-up pass. cnnkit runs ``model.predict`` (channels-last input, as Keras); PyTorch runs
-``model(x)`` under ``torch.inference_mode()`` on NCHW input, as a PyTorch user writes it; onnxruntime runs the file
-``cnnkit.export.export_onnx`` writes, with its default CPU provider. The ratios are cnnkit's images/s over the
-peer's (> 1: cnnkit is faster).
+One process, one model at a time, the same random images for everyone. The four runners of a model take turns
+(cnnkit fp32, cnnkit bf16, PyTorch, onnxruntime, then again, ``--repeats`` rounds) after one warm-up pass each, so
+a change in the machine's load hits all of them alike; images/s is each runner's median. cnnkit runs
+``model.predict`` (channels-last input, as Keras); PyTorch runs ``model(x)`` under ``torch.inference_mode()`` on NCHW
+input, as a PyTorch user writes it; onnxruntime runs the file ``cnnkit.export.export_onnx`` writes, with its default
+CPU provider. The ratios are cnnkit's images/s over the peer's (> 1: cnnkit is faster). The load average is printed
+before and after: on a shared machine read the ratios, not the absolute numbers.
 
 Usage:
     python bench/zoo_predict.py [--models MobileNetV2,MobileNetV3Large,EfficientNetB0,ResNet50] [--n 64]
@@ -36,26 +38,24 @@ TORCHVISION = {"MobileNetV2": "mobilenet_v2", "MobileNetV3Large": "mobilenet_v3_
                "EfficientNetB0": "efficientnet_b0", "ResNet50": "resnet50"}  # fmt: skip
 
 
-def _images_per_second(run, n: int, repeats: int) -> float:
-    run()  # warm-up: oneDNN primitive creation, allocator growth
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return n / statistics.median(times)
-
-
-def _cnnkit(name: str, x: np.ndarray, batch: int, repeats: int, policy: str):
+def _cnnkit(name: str, x: np.ndarray, batch: int, policy: str):
     mixed_precision.set_global_policy(policy)
     try:
         model = applications.get_model(name, weights=None)
-        return model, _images_per_second(lambda: model.predict(x, batch_size=batch, verbose=0), len(x), repeats)
     finally:
         mixed_precision.set_global_policy("float32")
 
+    def run():
+        mixed_precision.set_global_policy(policy)
+        try:
+            model.predict(x, batch_size=batch, verbose=0)
+        finally:
+            mixed_precision.set_global_policy("float32")
 
-def _torch(name: str, x: np.ndarray, batch: int, repeats: int) -> float:
+    return model, run
+
+
+def _torch(name: str, x: np.ndarray, batch: int):
     tv = import_torchvision()
     model = getattr(tv.models, TORCHVISION[name])().eval()
     nchw = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
@@ -65,10 +65,10 @@ def _torch(name: str, x: np.ndarray, batch: int, repeats: int) -> float:
             for i in range(0, len(nchw), batch):
                 model(nchw[i : i + batch])
 
-    return _images_per_second(run, len(x), repeats)
+    return run
 
 
-def _onnxruntime(model, x: np.ndarray, batch: int, repeats: int, folder: str) -> float:
+def _onnxruntime(model, x: np.ndarray, batch: int, folder: str):
     import onnxruntime as ort
 
     path = os.path.join(folder, f"{model.name}.onnx")
@@ -79,7 +79,24 @@ def _onnxruntime(model, x: np.ndarray, batch: int, repeats: int, folder: str) ->
         for i in range(0, len(x), batch):
             session.run(None, {"input": x[i : i + batch]})
 
-    return _images_per_second(run, len(x), repeats)
+    return run
+
+
+def _alternating(runners: dict, n: int, repeats: int) -> dict[str, float]:
+    """images/s per runner: one warm-up each (oneDNN primitives, allocator growth), then rounds in turn; medians."""
+    for run in runners.values():
+        run()
+    times: dict[str, list[float]] = {key: [] for key in runners}
+    for _ in range(repeats):
+        for key, run in runners.items():
+            start = time.perf_counter()
+            run()
+            times[key].append(time.perf_counter() - start)
+    return {key: n / statistics.median(t) for key, t in times.items()}
+
+
+def _load() -> str:
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,20 +110,26 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     x = np.random.default_rng(0).uniform(0, 255, (args.n, 224, 224, 3)).astype("float32")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, native bf16: "
-          f"{mixed_precision.native_bf16_cpu()}; {args.n} images 224x224, batch {args.batch}")  # fmt: skip
+    native = mixed_precision.native_bf16_cpu()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.n} images 224x224, batch "
+          f"{args.batch}, {args.repeats} alternating rounds; load average {_load()} (1, 5, 15 min)")  # fmt: skip
+    if not native:
+        print("This CPU has no native bfloat16 (AVX512-BF16 / AMX): bf16 is emulated, so 'cnnkit bf16' measures "
+              "the emulation, not what mixed_bfloat16 gives on a CPU that has it.")  # fmt: skip
     header = ("model", "cnnkit fp32", "cnnkit bf16", "PyTorch", "onnxruntime", "fp32/PT", "bf16/PT", "bf16/ORT")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models.split(","):
-            model, fp32 = _cnnkit(name, x, args.batch, args.repeats, "float32")
-            _, bf16 = _cnnkit(name, x, args.batch, args.repeats, "mixed_bfloat16")
-            pt = _torch(name, x, args.batch, args.repeats)
-            ort_ips = _onnxruntime(model, x, args.batch, args.repeats, folder)
-            row = (name, f"{fp32:.1f}", f"{bf16:.1f}", f"{pt:.1f}", f"{ort_ips:.1f}", f"{fp32 / pt:.2f}x",
-                   f"{bf16 / pt:.2f}x", f"{bf16 / ort_ips:.2f}x")  # fmt: skip
+            model, fp32 = _cnnkit(name, x, args.batch, "float32")
+            _, bf16 = _cnnkit(name, x, args.batch, "mixed_bfloat16")
+            runners = {"fp32": fp32, "bf16": bf16, "pt": _torch(name, x, args.batch),
+                       "ort": _onnxruntime(model, x, args.batch, folder)}  # fmt: skip
+            r = _alternating(runners, len(x), args.repeats)
+            ratios = (r["fp32"] / r["pt"], r["bf16"] / r["pt"], r["bf16"] / r["ort"])
+            row = (name, *(f"{r[k]:.1f}" for k in ("fp32", "bf16", "pt", "ort")), *(f"{v:.2f}x" for v in ratios))
             print("| " + " | ".join(row) + " |", flush=True)
+    print(f"load average after: {_load()}")
 
 
 if __name__ == "__main__":

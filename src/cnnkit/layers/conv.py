@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 
 from cnnkit import activations, constraints, initializers, regularizers
@@ -188,4 +187,3 @@ class Conv2D(Layer):
 
 
 Convolution2D = Conv2D
-

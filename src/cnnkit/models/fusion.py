@@ -157,7 +157,9 @@ class FoldedConv:
     def __call__(self, values: dict[int, Any]) -> torch.Tensor | None:
         """The output of the whole step, or None when the inputs do not suit the fast path (then run ``nodes``)."""
         x = values[self.input_id]
-        if not isinstance(x, torch.Tensor) or not (x.dtype == torch.float32 or torch.is_autocast_enabled(x.device.type)):
+        if not isinstance(x, torch.Tensor):
+            return None
+        if x.dtype != torch.float32 and not torch.is_autocast_enabled(x.device.type):
             return None
         conv = self.conv
         weight, bias = self.folded_weights()
