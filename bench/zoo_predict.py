@@ -11,7 +11,7 @@ before and after: on a shared machine read the ratios, not the absolute numbers.
 
 Usage:
     python bench/zoo_predict.py [--models MobileNetV2,MobileNetV3Large,EfficientNetB0,ResNet50] [--n 64]
-                                [--batch 32] [--repeats 3] [--threads N]
+                                [--batch 32] [--repeats 3] [--threads N] [--bf16-n N]
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _onnxruntime(model, x: np.ndarray, batch: int, folder: str):
     return run
 
 
-def _alternating(runners: dict, n: int, repeats: int) -> dict[str, float]:
+def _alternating(runners: dict, counts: dict[str, int], repeats: int) -> dict[str, float]:
     """images/s per runner: one warm-up each (oneDNN primitives, allocator growth), then rounds in turn; medians."""
     for run in runners.values():
         run()
@@ -92,7 +92,7 @@ def _alternating(runners: dict, n: int, repeats: int) -> dict[str, float]:
             start = time.perf_counter()
             run()
             times[key].append(time.perf_counter() - start)
-    return {key: n / statistics.median(t) for key, t in times.items()}
+    return {key: counts[key] / statistics.median(t) for key, t in times.items()}
 
 
 def _load() -> str:
@@ -106,13 +106,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--bf16-n", type=int, default=None, help="images per bf16 pass (default: --n; emulated "
+                        "bf16 is slow, fewer images keep a run short)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     x = np.random.default_rng(0).uniform(0, 255, (args.n, 224, 224, 3)).astype("float32")
     native = mixed_precision.native_bf16_cpu()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.n} images 224x224, batch "
-          f"{args.batch}, {args.repeats} alternating rounds; load average {_load()} (1, 5, 15 min)")  # fmt: skip
+    args.bf16_n = args.bf16_n or args.n
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.n} images 224x224 ({args.bf16_n} "
+          f"for bf16), batch {args.batch}, {args.repeats} alternating rounds; load average {_load()} (1, 5, 15 "
+          f"min)")  # fmt: skip
     if not native:
         print("This CPU has no native bfloat16 (AVX512-BF16 / AMX): bf16 is emulated, so 'cnnkit bf16' measures "
               "the emulation, not what mixed_bfloat16 gives on a CPU that has it.")  # fmt: skip
@@ -122,10 +126,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models.split(","):
             model, fp32 = _cnnkit(name, x, args.batch, "float32")
-            _, bf16 = _cnnkit(name, x, args.batch, "mixed_bfloat16")
+            _, bf16 = _cnnkit(name, x[: args.bf16_n], args.batch, "mixed_bfloat16")
             runners = {"fp32": fp32, "bf16": bf16, "pt": _torch(name, x, args.batch),
                        "ort": _onnxruntime(model, x, args.batch, folder)}  # fmt: skip
-            r = _alternating(runners, len(x), args.repeats)
+            counts = {"fp32": len(x), "bf16": len(x[: args.bf16_n]), "pt": len(x), "ort": len(x)}
+            r = _alternating(runners, counts, args.repeats)
             ratios = (r["fp32"] / r["pt"], r["bf16"] / r["pt"], r["bf16"] / r["ort"])
             row = (name, *(f"{r[k]:.1f}" for k in ("fp32", "bf16", "pt", "ort")), *(f"{v:.2f}x" for v in ratios))
             print("| " + " | ".join(row) + " |", flush=True)
