@@ -12,6 +12,7 @@ before and after: on a shared machine read the ratios, not the absolute numbers.
 Usage:
     python bench/zoo_predict.py [--models MobileNetV2,MobileNetV3Large,EfficientNetB0,ResNet50] [--n 64]
                                 [--batch 32] [--repeats 3] [--threads N] [--bf16-n N]
+                                [--runners fp32,bf16,pt,ort]
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import cnnkit.mixed_precision as mixed_precision  # noqa: E402
 from cnnkit.export.onnx import export_onnx  # noqa: E402
 from support.tv_shim import import_torchvision  # noqa: E402
 
+RATIOS = (("fp32", "pt"), ("bf16", "pt"), ("bf16", "ort"))
 TORCHVISION = {"MobileNetV2": "mobilenet_v2", "MobileNetV3Large": "mobilenet_v3_large",
                "EfficientNetB0": "efficientnet_b0", "ResNet50": "resnet50"}  # fmt: skip
 
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--runners", default="fp32,bf16,pt,ort", help="which to run (cnnkit fp32 always runs)")
     parser.add_argument("--bf16-n", type=int, default=None, help="images per bf16 pass (default: --n; emulated "
                         "bf16 is slow, fewer images keep a run short)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -123,17 +126,22 @@ def main(argv: list[str] | None = None) -> None:
     header = ("model", "cnnkit fp32", "cnnkit bf16", "PyTorch", "onnxruntime", "fp32/PT", "bf16/PT", "bf16/ORT")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
+    wanted = set(args.runners.split(","))
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models.split(","):
             model, fp32 = _cnnkit(name, x, args.batch, "float32")
-            _, bf16 = _cnnkit(name, x[: args.bf16_n], args.batch, "mixed_bfloat16")
-            runners = {"fp32": fp32, "bf16": bf16, "pt": _torch(name, x, args.batch),
-                       "ort": _onnxruntime(model, x, args.batch, folder)}  # fmt: skip
-            counts = {"fp32": len(x), "bf16": len(x[: args.bf16_n]), "pt": len(x), "ort": len(x)}
+            runners = {"fp32": fp32}
+            if "bf16" in wanted:
+                runners["bf16"] = _cnnkit(name, x[: args.bf16_n], args.batch, "mixed_bfloat16")[1]
+            if "pt" in wanted:
+                runners["pt"] = _torch(name, x, args.batch)
+            if "ort" in wanted:
+                runners["ort"] = _onnxruntime(model, x, args.batch, folder)
+            counts = {key: args.bf16_n if key == "bf16" else len(x) for key in runners}
             r = _alternating(runners, counts, args.repeats)
-            ratios = (r["fp32"] / r["pt"], r["bf16"] / r["pt"], r["bf16"] / r["ort"])
-            row = (name, *(f"{r[k]:.1f}" for k in ("fp32", "bf16", "pt", "ort")), *(f"{v:.2f}x" for v in ratios))
-            print("| " + " | ".join(row) + " |", flush=True)
+            cells = [f"{r[k]:.1f}" if k in r else "-" for k in ("fp32", "bf16", "pt", "ort")]
+            ratios = [f"{r[a] / r[b]:.2f}x" if a in r and b in r else "-" for a, b in RATIOS]
+            print("| " + " | ".join((name, *cells, *ratios)) + " |", flush=True)
     print(f"load average after: {_load()}")
 
 
