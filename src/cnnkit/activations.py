@@ -63,8 +63,9 @@ def exponential(x: torch.Tensor) -> torch.Tensor:
 
 
 def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
-    # Keras 3 definition: relu6(x + 3) / 6.
-    return F.relu6(x + 3.0) / 6.0
+    # Keras 3 definition: relu6(x + 3) / 6, which is torch's hardsigmoid (min(max(x + 3, 0), 6) / 6, one pass over
+    # the data instead of three; Keras' torch backend calls the same op).
+    return F.hardsigmoid(x)
 
 
 def hard_silu(x: torch.Tensor) -> torch.Tensor:

@@ -151,6 +151,13 @@ def test_predict_batches_without_gradients_and_returns_numpy():
     # calls[0] is a one-sample pass sizing the CPU slices (see trainer.cpu_chunk_size); then batches of 32.
     assert net.calls == [(1, False, True, False)] + [(32, False, True, False)] * 2 + [(6, False, True, False)]
     assert Trainer(net).predict_on_batch(np.ones((5, 4))).shape == (5, 2)
+    net.calls.clear()
+    Trainer(net).predict(np.ones((40, 4)), verbose=0)  # the slice size of this input signature is known
+    assert net.calls == [(32, False, True, False), (8, False, True, False)]
+    net.calls.clear()
+    with pytest.raises(RuntimeError):  # another signature (3 features) is sized again: the one-row pass comes first
+        Trainer(net).predict(np.ones((40, 3)), verbose=0)
+    assert net.calls == [(1, False, True, False)]
 
 
 def test_large_cpu_predict_batches_run_in_slices_with_the_same_results():

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 
 from cnnkit import activations, constraints, initializers, regularizers
 from cnnkit.layers.base import InputSpec, Layer
-from cnnkit.layers.conv_utils import normalize_padding, normalize_tuple, output_length, same_padding
+from cnnkit.layers.conv_utils import (
+    can_fuse,
+    fused_conv,
+    normalize_padding,
+    normalize_tuple,
+    output_length,
+    post_op,
+    same_padding,
+)
 from cnnkit.layers.core import _data_format
 from cnnkit.layers.registry import register_layer
 
@@ -129,22 +136,11 @@ class Conv2D(Layer):
         bias = self.bias if self.use_bias else None
         if _defer_activation:
             x = F.conv2d(x, self.kernel, bias, self.strides, padding, self.dilation_rate, self.groups)
-        elif self.activation is activations.relu and _can_fuse(x):
-            # Inference on CPU: oneDNN's fused convolution + bias + ReLU, bit-identical to the two steps and
-            # about 1.4x faster (no autograd formula, so training takes the usual path).
-            pad = list(padding) if isinstance(padding, tuple) else [padding, padding]
-            x = torch.ops.mkldnn._convolution_pointwise(
-                x,
-                self.kernel,
-                bias,
-                pad,
-                list(self.strides),
-                list(self.dilation_rate),
-                self.groups,
-                "relu",
-                [None],
-                None,
-            )
+        elif post_op(self.activation) is not None and can_fuse(x):
+            # Inference on CPU: oneDNN's convolution + bias + activation in one call (about 1.4x faster than two
+            # steps for ReLU, bit-identical; no autograd formula, so training takes the usual path).
+            x = fused_conv(x, self.kernel, bias, padding, self.strides, self.dilation_rate, self.groups,
+                           post_op(self.activation))  # fmt: skip
         else:
             x = self.activation(F.conv2d(x, self.kernel, bias, self.strides, padding, self.dilation_rate, self.groups))
         out = x.permute(0, 2, 3, 1) if self.data_format == "channels_last" else x
@@ -191,28 +187,3 @@ class Conv2D(Layer):
 
 
 Convolution2D = Conv2D
-
-
-def _fused_kernel_available() -> bool:
-    try:
-        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
-    except (AttributeError, RuntimeError):
-        return False
-
-
-_FUSED_AVAILABLE = _fused_kernel_available()
-
-
-def _can_fuse(x: torch.Tensor) -> bool:
-    return (
-        _FUSED_AVAILABLE
-        and not torch.is_grad_enabled()
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and not torch.is_autocast_enabled("cpu")
-        and x.is_contiguous(memory_format=torch.channels_last)
-        # Exporters and compilers must see the standard conv2d + relu ops.
-        and not torch.jit.is_tracing()
-        and not torch.onnx.is_in_onnx_export()
-        and not torch.compiler.is_compiling()
-    )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 
-from cnnkit import constraints
+from cnnkit import activations, constraints
 from cnnkit.ops.nn import same_padding  # noqa: F401 -- TF `same` arithmetic lives in ops; layers import it from here
 
 
@@ -69,3 +70,73 @@ def transpose_output_length(
 def keras_constraint_config(layer: Any, *names: str) -> dict[str, Any]:
     """``{'kernel_constraint': ..., ...}`` in Keras' config form, from the layer's attributes of those names."""
     return {name: constraints.serialize(getattr(layer, name)) for name in names}
+
+
+# oneDNN's convolution with a fused pointwise step (one pass over the output instead of two), for the activations
+# whose oneDNN post-op computes Keras' function: name -> (post-op, its scalars). Sigmoid and softmax are left out
+# on purpose: they tag their output with the logits the losses read (activations.py).
+_POST_OPS = {
+    activations.relu: ("relu", []),
+    activations.relu6: ("hardtanh", [0.0, 6.0]),
+    activations.silu: ("swish", []),
+    activations.hard_silu: ("hardswish", []),
+    activations.hard_sigmoid: ("hardsigmoid", []),
+}
+
+
+def post_op(activation: Any) -> tuple[str, list[float]] | None:
+    """oneDNN's post-op computing ``activation`` (an activation function), or None when there is none."""
+    return _POST_OPS.get(activation)
+
+
+def _fused_kernel_available() -> bool:
+    try:
+        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+    except (AttributeError, RuntimeError):
+        return False
+
+
+_FUSED_AVAILABLE = _fused_kernel_available()
+
+
+def can_fuse(x: torch.Tensor) -> bool:
+    """Whether oneDNN's fused convolution may run on ``x`` (NCHW view): CPU inference in float32, channels-last."""
+    return (
+        _FUSED_AVAILABLE
+        and not torch.is_grad_enabled()  # no autograd formula: training takes the usual path
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and not torch.is_autocast_enabled("cpu")
+        and x.is_contiguous(memory_format=torch.channels_last)
+        # Exporters and compilers must see the standard conv2d + activation ops.
+        and not torch.jit.is_tracing()
+        and not torch.onnx.is_in_onnx_export()
+        and not torch.compiler.is_compiling()
+    )
+
+
+def fused_conv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    padding: Any,
+    strides: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    op: tuple[str, list[float]] | None,
+    residual: torch.Tensor | None = None,
+    residual_op: tuple[str, list[float]] | None = None,
+) -> torch.Tensor:
+    """oneDNN's ``conv2d -> op`` or ``conv2d + residual -> residual_op`` in one call (``can_fuse(x)`` must hold;
+    ``residual``: NCHW, the convolution's output shape, channels-last). Bit-identical to the separate steps for
+    relu, hardtanh and the sum; swish/hardswish/hardsigmoid within a few float32 ulps (oneDNN's own formulas)."""
+    pad = list(padding) if isinstance(padding, (tuple, list)) else [padding, padding]
+    if residual is None:
+        name, scalars = op or ("none", [])
+        return torch.ops.mkldnn._convolution_pointwise(
+            x, weight, bias, pad, list(strides), list(dilation), groups, name, scalars, None
+        )
+    name, scalars = residual_op or (None, [])
+    return torch.ops.mkldnn._convolution_pointwise.binary(
+        x, residual, weight, bias, pad, list(strides), list(dilation), groups, "add", None, name, scalars, None
+    )

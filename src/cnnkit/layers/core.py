@@ -237,11 +237,17 @@ class ReLU(Layer):
         self.max_value, self.negative_slope, self.threshold = max_value, float(negative_slope), float(threshold)
 
     def call(self, inputs):
-        if self.negative_slope == 0 and self.threshold == 0:
-            x = F.relu(inputs)
-        else:
-            x = torch.where(inputs >= self.threshold, inputs, self.negative_slope * (inputs - self.threshold))
-        return x.clamp(max=self.max_value) if self.max_value is not None else x
+        slope, threshold, top = self.negative_slope, self.threshold, self.max_value
+        if threshold == 0 and slope == 0:
+            # One pass over the data: relu, or hardtanh(0, max_value) (= min(max(x, 0), max_value), relu6 at 6).
+            return F.relu(inputs) if top is None else F.hardtanh(inputs, 0.0, float(top))
+        if threshold == 0 and top is None:
+            return F.leaky_relu(inputs, slope)
+        # Keras' general case: x where x > threshold else 0, clipped to max_value, minus slope * relu(threshold - x).
+        x = torch.where(inputs > threshold, inputs, 0.0) if threshold != 0 else F.relu(inputs)
+        if top is not None:
+            x = x.clamp(0.0, top)
+        return x - slope * F.relu(threshold - inputs) if slope else x
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -14,6 +14,7 @@ from cnnkit.layers.base import Layer, _fmt
 from cnnkit.layers.core import InputLayer
 from cnnkit.layers.registry import register_layer
 from cnnkit.layers.symbolic import KerasTensor, Node, flatten
+from cnnkit.models import fusion
 from cnnkit.models.model import Model
 from cnnkit.saving.serialization import deserialize_layer, serialize_layer
 
@@ -145,18 +146,39 @@ class Functional(Model):
         flat = flatten(inputs)
         self._check_inputs(flat)
         values = {id(t): v for t, v in zip(self._input_tensors, flat)}
-        for node in self._exec_nodes:
-            args = node.pack_inputs([values[id(t)] for t in node.inputs])
-            kwargs = node.kwargs if "training" in node.kwargs else {**node.kwargs, "training": training}
-            out = node.layer(args, **kwargs)
-            if node.outputs_structure == "single":
-                values[id(node.outputs[0])] = out
+        for step in self._inference_steps() if fusion.enabled(training) else self._exec_nodes:
+            if type(step) is fusion.FoldedConv:
+                out = step(values) if step.usable() else None
+                if out is not None:
+                    values[step.output_id] = out
+                    continue
+                for node in step.nodes:  # the layers one by one (see fusion.FoldedConv)
+                    self._run_node(node, values, training)
             else:
-                for t, v in zip(node.outputs, out):
-                    values[id(t)] = v
+                self._run_node(step, values, training)
         outs = [values[id(t)] for t in self._output_tensors]
         # Keras unpacks a one-element output list (its `unpack_singleton`): Model(x, [y]) predicts an array.
         return outs[0] if self._outputs_structure == "single" or len(outs) == 1 else outs
+
+    @staticmethod
+    def _run_node(node: Node, values: dict[int, Any], training: bool) -> None:
+        args = node.pack_inputs([values[id(t)] for t in node.inputs])
+        kwargs = node.kwargs if "training" in node.kwargs else {**node.kwargs, "training": training}
+        out = node.layer(args, **kwargs)
+        if node.outputs_structure == "single":
+            values[id(node.outputs[0])] = out
+        else:
+            for t, v in zip(node.outputs, out):
+                values[id(t)] = v
+
+    def _inference_steps(self) -> list:
+        """The nodes with each Conv + BatchNormalization (+ activation / residual Add) as one folded step, made once
+        (the graph never changes); the folded weights inside are cached until a weight changes (fusion.py)."""
+        steps = self.__dict__.get("_fusion_steps")
+        if steps is None:
+            steps = fusion.plan(self._exec_nodes, self._output_tensors)
+            self.__dict__["_fusion_steps"] = steps
+        return steps
 
     def compute_output_shape(self, input_shape):
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
