@@ -151,8 +151,8 @@ def _forward_backward(name):
 
 def _feature_channels(name: str) -> int:
     fixed = {"LeNet5": 16, "AlexNet": 256, "ResNet18": 512, "ResNet34": 512, "DenseNet121": 1024,
-             "DenseNet169": 1664, "DenseNet201": 1920, "InceptionResNetV2": 1536, "ResNetXS": 64, "ResNetS": 64, "ResNetM": 128,
-             "Xception": 2048, "MobileNet": 1024, "MobileNetV2": 1280, "MobileNetV3Small": 576,
+             "DenseNet169": 1664, "DenseNet201": 1920, "InceptionResNetV2": 1536, "ResNetXS": 64, "ResNetS": 64,
+             "ResNetM": 128, "Xception": 2048, "MobileNet": 1024, "MobileNetV2": 1280, "MobileNetV3Small": 576,
              "MobileNetV3Large": 960, "EfficientNetB0": 1280, "EfficientNetB1": 1280, "EfficientNetB2": 1408,
              "EfficientNetB3": 1536, "EfficientNetB4": 1792, "EfficientNetB5": 2048, "EfficientNetB6": 2304,
              "EfficientNetB7": 2560, "ConvNeXtTiny": 768, "ConvNeXtSmall": 768, "ConvNeXtBase": 1024,
