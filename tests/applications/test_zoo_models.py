@@ -25,7 +25,8 @@ ALL = applications.list_models()
 KERAS = [n for n in ALL if applications.get_model_entry(n).keras_params is not None]
 SLOW = {"ResNet101", "ResNet152", "ResNet110", "ResNet101_TV", "ResNet152_TV", "ResNet101V2", "ResNet152V2",
         "DenseNet169", "DenseNet201", "InceptionResNetV2", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
-        "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7"}  # fmt: skip
+        "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7", "EfficientNetV2B1", "EfficientNetV2B2",
+        "EfficientNetV2B3", "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L"}  # fmt: skip
 # Keras models cheap enough to build in Keras 3 in the default run (Keras' torch backend builds ~50 layers/s).
 KERAS_FAST = {"VGG16", "ResNet50", "MobileNetV3Small"}
 # Smallest input each family's include_top=False body accepts cheaply (the top is built only for the count).
@@ -42,6 +43,7 @@ def test_every_family_is_registered():
     expected |= {f"DenseNet{d}" for d in (121, 169, 201)}
     expected |= {"Xception", "MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large"}
     expected |= {f"EfficientNetB{i}" for i in range(8)}
+    expected |= {f"EfficientNetV2{v}" for v in ("B0", "B1", "B2", "B3", "S", "M", "L")}
     assert set(ALL) == expected
     assert applications.KerasResNet50 is applications.ResNet50  # the former name of Keras' ResNet50
 
@@ -57,9 +59,10 @@ def test_parameter_count_matches_published(name):
         for layer in model.layers
         if isinstance(layer, BatchNormalization)
     )
-    # EfficientNet's preprocessing Normalization holds its mean, variance and count as non-trainable weights.
+    # EfficientNet's preprocessing Normalization holds its mean, variance and count as non-trainable weights;
+    # EfficientNetV2's is built with constant statistics (Keras' mean=, variance=), which are not weights.
     bn_stats += sum(layer.mean.numel() + layer.variance.numel() + 1 for layer in model.layers
-                    if isinstance(layer, Normalization))  # fmt: skip
+                    if isinstance(layer, Normalization) and layer.input_mean is None)  # fmt: skip
     assert model.count_params() == entry.num_params + bn_stats  # Keras' convention counts the moving statistics
     for table_entry in entry.weights.values():
         assert table_entry.num_params == entry.num_params
@@ -141,7 +144,9 @@ def _feature_channels(name: str) -> int:
              "Xception": 2048, "MobileNet": 1024, "MobileNetV2": 1280, "MobileNetV3Small": 576,
              "MobileNetV3Large": 960, "EfficientNetB0": 1280, "EfficientNetB1": 1280, "EfficientNetB2": 1408,
              "EfficientNetB3": 1536, "EfficientNetB4": 1792, "EfficientNetB5": 2048, "EfficientNetB6": 2304,
-             "EfficientNetB7": 2560}  # fmt: skip
+             "EfficientNetB7": 2560, "EfficientNetV2B2": 1408, "EfficientNetV2B3": 1536}  # fmt: skip
+    if name.startswith("EfficientNetV2"):
+        return fixed.get(name, 1280)
     if name in fixed:
         return fixed[name]
     if name.startswith("VGG"):
@@ -186,9 +191,11 @@ def test_weights_tables():
             if entry.layout == "torchvision":
                 assert entry.url.startswith("https://download.pytorch.org/models/")
                 assert entry.sha256 == torchvision_hash_prefix(entry.url) and entry.sha256_is_prefix
-                assert entry.md5 is None and entry.preprocessing == (
-                    "none" if "efficientnet" in key + entry.url else "torch"
-                )
+                # EfficientNet V1's converter writes the normalisation into the model; V2-L's file was trained on
+                # (x - 0.5) / 0.5, i.e. 'tf' (torchvision's transforms for efficientnet_v2_l).
+                tv_prep = {"efficientnet_b": "none", "efficientnet_v2_l": "tf"}
+                prep = next((v for k, v in tv_prep.items() if k in entry.url), "torch")
+                assert entry.md5 is None and entry.preprocessing == prep
             else:
                 assert entry.layout == "keras_h5" and entry.sha256 is None and len(entry.md5) == 32
                 assert entry.url.startswith(
@@ -200,10 +207,12 @@ def test_weights_tables():
                 assert entry.include_top == (not key.endswith("_notop")) and "acc@1" in entry.metrics
     # torchvision: 17 sets of the 14 torchvision-named models (imagenet_v2 for ResNet50/101/152_TV) + VGG16/19 and
     # DenseNet121/169/201 converted; Keras: a file with and one without the top for each of the 13 Keras models.
-    assert seen == 17 + 5 + 2 * 13 + 11 + 2 * 11  # + torchvision: MobileNetV2/V3 (3), EfficientNet (8); Keras: 11
+    # Then torchvision: MobileNetV2/V3 (3), EfficientNet (8), EfficientNetV2S/M/L (3); Keras: 11 mobile and
+    # EfficientNet models, 7 EfficientNetV2.
+    assert seen == 17 + 5 + 2 * 13 + 11 + 2 * 11 + 3 + 2 * 7
     keras_prep = {"VGG16": "caffe", "ResNet50": "caffe", "ResNet50V2": "tf", "DenseNet121": "torch",
                   "InceptionV3": "tf", "InceptionResNetV2": "tf", "Xception": "tf", "MobileNetV3Large": "tf",
-                  "EfficientNetB0": "none"}  # Keras' preprocess_input modes  # fmt: skip
+                  "EfficientNetB0": "none", "EfficientNetV2S": "none"}  # Keras' preprocess_input modes  # fmt: skip
     for name, mode in keras_prep.items():
         assert applications.get_model_entry(name).weights["imagenet"].preprocessing == mode
     v2 = applications.get_model_entry("ResNet50_TV").weights["imagenet_v2"]

@@ -15,6 +15,7 @@ from cnnkit.applications import (
     alexnet,
     densenet,
     efficientnet,
+    efficientnet_v2,
     inception_resnet_v2,
     inception_v3,
     keras_resnet,
@@ -45,6 +46,15 @@ from cnnkit.applications.efficientnet import (
     EfficientNetB5,
     EfficientNetB6,
     EfficientNetB7,
+)
+from cnnkit.applications.efficientnet_v2 import (
+    EfficientNetV2B0,
+    EfficientNetV2B1,
+    EfficientNetV2B2,
+    EfficientNetV2B3,
+    EfficientNetV2L,
+    EfficientNetV2M,
+    EfficientNetV2S,
 )
 from cnnkit.applications.imagenet_utils import decode_predictions, preprocess_input
 from cnnkit.applications.inception_resnet_v2 import InceptionResNetV2
@@ -82,5 +92,7 @@ __all__ = [
 __all__ += [
     "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5",
     "EfficientNetB6", "EfficientNetB7", "MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "Xception",
-    "efficientnet", "mobilenet", "mobilenet_v2", "mobilenet_v3", "xception",
+    "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S",
+    "EfficientNetV2M", "EfficientNetV2L", "efficientnet", "efficientnet_v2", "mobilenet", "mobilenet_v2",
+    "mobilenet_v3", "xception",
 ]  # fmt: skip
