@@ -74,3 +74,18 @@ def test_split_blocks_and_errors():
     model.build((None, 3))
     with pytest.raises(ValueError, match="fine_tune could not find the pretrained base in the model"):
         applications.fine_tune(model, np.zeros((2, 3)), np.zeros(2))
+
+
+@pytest.mark.slow  # ~12 s idle: EfficientNetV2B0's 270 layers, two short phases
+def test_fine_tune_efficientnet_v2_unfreezes_its_top():
+    """A Keras-named family through the same recipe: of the whole base only ``top_conv`` (the layers after the last
+    MBConv block; BatchNormalization stays frozen, as Keras advises) changes, and BatchNorm statistics stay put."""
+    torch.manual_seed(0)
+    base = applications.EfficientNetV2B0(include_top=False, input_shape=(32, 32, 1))
+    before = _snapshot(base, "")
+    x, y = _data(n=16)
+    applications.fine_tune(
+        base, x * 255, y, classes=2, head_epochs=1, fine_tune_epochs=1, unfreeze_blocks=1, batch_size=8, verbose=0
+    )
+    after = base.state_dict()
+    assert sorted(k for k, v in before.items() if not torch.equal(v, after[k])) == ["top_conv.kernel"]

@@ -183,7 +183,7 @@ def _mb_block(inputs: Any, f_in: int, f_out: int, expand: int, strides: int, rat
 
 
 def _check_torchvision_input(variant: str, weights: Any, include_preprocessing: bool) -> None:
-    if weights == "torchvision" and include_preprocessing:
+    if weights == "torchvision" and include_preprocessing and variant in _TV:  # B0-B3: the table check reports it
         mode = _TV[variant][4]
         raise ValueError(
             f"torchvision's EfficientNetV2{variant} weights take input normalised outside the model ('{mode}' "
