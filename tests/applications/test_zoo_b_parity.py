@@ -20,6 +20,7 @@ import torch
 
 import cnnkit.applications as applications
 from cnnkit.applications.convert import assign_weights
+from support.keras_apps import keras_application
 from support.tv_shim import import_torchvision
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -66,7 +67,7 @@ def _keras_files(model, folder):
 def check_keras_parity(tmp_path, name: str, size: int, **kwargs) -> None:
     rng = np.random.default_rng(0)
     kwargs = {"input_shape": (size, size, 3), "classifier_activation": None, **kwargs}
-    reference = getattr(keras.applications, name)(weights=None, **kwargs)
+    reference = keras_application(name)(weights=None, **kwargs)
     _randomize_keras(reference, rng)
     x = rng.uniform(0, 255, (2, *kwargs["input_shape"])).astype("float32")
     expected = np.asarray(keras.ops.convert_to_numpy(reference(x, training=False)))
@@ -131,6 +132,7 @@ KERAS_CASES = [  # keras.applications name, input size, extra builder arguments
     pytest.param(
         "EfficientNetV2B0", 33, {"input_shape": (33, 33, 1), "include_top": False, "pooling": "avg"}, marks=SLOW
     ),  # fmt: skip
+    pytest.param("NASNetMobile", 67, {}, marks=SLOW),  # Keras' nasnet.NASNet with NASNetMobile's arguments
 ]
 
 

@@ -20,13 +20,15 @@ import cnnkit.applications as applications
 from cnnkit.activations import hard_sigmoid
 from cnnkit.common.naming import to_snake_case
 from cnnkit.layers import BatchNormalization, Normalization
+from support.keras_apps import keras_application
 
 ALL = applications.list_models()
 KERAS = [n for n in ALL if applications.get_model_entry(n).keras_params is not None]
 SLOW = {"ResNet101", "ResNet152", "ResNet110", "ResNet101_TV", "ResNet152_TV", "ResNet101V2", "ResNet152V2",
         "DenseNet169", "DenseNet201", "InceptionResNetV2", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
         "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7", "EfficientNetV2B1", "EfficientNetV2B2",
-        "EfficientNetV2B3", "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L"}  # fmt: skip
+        "EfficientNetV2B3", "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L", "NASNetMobile",
+        "NASNetLarge"}  # fmt: skip
 # Keras models cheap enough to build in Keras 3 in the default run (Keras' torch backend builds ~50 layers/s).
 KERAS_FAST = {"VGG16", "ResNet50", "MobileNetV3Small"}
 # Smallest input each family's include_top=False body accepts cheaply (the top is built only for the count).
@@ -44,6 +46,7 @@ def test_every_family_is_registered():
     expected |= {"Xception", "MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large"}
     expected |= {f"EfficientNetB{i}" for i in range(8)}
     expected |= {f"EfficientNetV2{v}" for v in ("B0", "B1", "B2", "B3", "S", "M", "L")}
+    expected |= {"NASNetMobile", "NASNetLarge"}
     assert set(ALL) == expected
     assert applications.KerasResNet50 is applications.ResNet50  # the former name of Keras' ResNet50
 
@@ -93,8 +96,8 @@ def _keras():
 
 
 def _check_against_keras(name: str, kwargs: dict) -> None:
-    keras = _keras()
-    reference = getattr(keras.applications, name)(weights=None, **kwargs)
+    _keras()
+    reference = keras_application(name)(weights=None, **kwargs)
     with torch.device("meta"):
         model = applications.get_model(name, **kwargs)
     assert model.count_params() == reference.count_params()
@@ -144,7 +147,8 @@ def _feature_channels(name: str) -> int:
              "Xception": 2048, "MobileNet": 1024, "MobileNetV2": 1280, "MobileNetV3Small": 576,
              "MobileNetV3Large": 960, "EfficientNetB0": 1280, "EfficientNetB1": 1280, "EfficientNetB2": 1408,
              "EfficientNetB3": 1536, "EfficientNetB4": 1792, "EfficientNetB5": 2048, "EfficientNetB6": 2304,
-             "EfficientNetB7": 2560, "EfficientNetV2B2": 1408, "EfficientNetV2B3": 1536}  # fmt: skip
+             "EfficientNetB7": 2560, "EfficientNetV2B2": 1408, "EfficientNetV2B3": 1536, "NASNetMobile": 1056,
+             "NASNetLarge": 4032}  # fmt: skip
     if name.startswith("EfficientNetV2"):
         return fixed.get(name, 1280)
     if name in fixed:
@@ -208,11 +212,12 @@ def test_weights_tables():
     # torchvision: 17 sets of the 14 torchvision-named models (imagenet_v2 for ResNet50/101/152_TV) + VGG16/19 and
     # DenseNet121/169/201 converted; Keras: a file with and one without the top for each of the 13 Keras models.
     # Then torchvision: MobileNetV2/V3 (3), EfficientNet (8), EfficientNetV2S/M/L (3); Keras: 11 mobile and
-    # EfficientNet models, 7 EfficientNetV2.
-    assert seen == 17 + 5 + 2 * 13 + 11 + 2 * 11 + 3 + 2 * 7
+    # EfficientNet models, 7 EfficientNetV2, 2 NASNet.
+    assert seen == 17 + 5 + 2 * 13 + 11 + 2 * 11 + 3 + 2 * 7 + 2 * 2
     keras_prep = {"VGG16": "caffe", "ResNet50": "caffe", "ResNet50V2": "tf", "DenseNet121": "torch",
                   "InceptionV3": "tf", "InceptionResNetV2": "tf", "Xception": "tf", "MobileNetV3Large": "tf",
-                  "EfficientNetB0": "none", "EfficientNetV2S": "none"}  # Keras' preprocess_input modes  # fmt: skip
+                  "EfficientNetB0": "none", "EfficientNetV2S": "none",
+                  "NASNetMobile": "tf"}  # Keras' preprocess_input modes  # fmt: skip
     for name, mode in keras_prep.items():
         assert applications.get_model_entry(name).weights["imagenet"].preprocessing == mode
     v2 = applications.get_model_entry("ResNet50_TV").weights["imagenet_v2"]

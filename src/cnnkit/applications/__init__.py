@@ -23,6 +23,7 @@ from cnnkit.applications import (
     mobilenet,
     mobilenet_v2,
     mobilenet_v3,
+    nasnet,
     resnet,
     resnet50,
     resnet_cifar,
@@ -64,6 +65,7 @@ from cnnkit.applications.lenet import LeNet5
 from cnnkit.applications.mobilenet import MobileNet
 from cnnkit.applications.mobilenet_v2 import MobileNetV2
 from cnnkit.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+from cnnkit.applications.nasnet import NASNetLarge, NASNetMobile
 from cnnkit.applications.registry import get_model, get_model_entry, list_models, register_model
 from cnnkit.applications.resnet import ResNet50, ResNet101, ResNet152
 from cnnkit.applications.resnet_cifar import ResNet20, ResNet32, ResNet44, ResNet56, ResNet110
@@ -94,5 +96,5 @@ __all__ += [
     "EfficientNetB6", "EfficientNetB7", "MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "Xception",
     "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S",
     "EfficientNetV2M", "EfficientNetV2L", "efficientnet", "efficientnet_v2", "mobilenet", "mobilenet_v2",
-    "mobilenet_v3", "xception",
+    "mobilenet_v3", "xception", "NASNetMobile", "NASNetLarge", "nasnet",
 ]  # fmt: skip
