@@ -153,8 +153,10 @@ def test_family_preprocessing_follows_the_weights():
     np.testing.assert_allclose(caffe[0, 0, 0], 255.0 - np.array([103.939, 116.779, 123.68]), rtol=1e-6)
     for module in (applications.vgg16, applications.vgg19, applications.resnet50, applications.keras_resnet):
         np.testing.assert_allclose(module.preprocess_input(x), caffe)
-    for module in (applications.resnet_v2, applications.inception_v3, applications.inception_resnet_v2):
+    for module in (applications.resnet_v2, applications.inception_v3, applications.inception_resnet_v2,
+                   applications.nasnet):  # fmt: skip
         np.testing.assert_allclose(module.preprocess_input(x), np.ones_like(x))  # 'tf': 255 -> 1
+    assert applications.efficientnet_v2.preprocess_input(x) is x  # Keras': the model rescales itself
     assert applications.resnet50.ResNet50 is applications.ResNet50
     assert applications.vgg19.decode_predictions is applications.decode_predictions
 
