@@ -31,6 +31,21 @@ def test_imagenet_top_needs_1000_classes_and_224():
         applications.AlexNet(weights="imagenet", input_shape=(64, 64, 3))
 
 
+def test_efficientnet_v2_torchvision_weights_need_outside_preprocessing():
+    """torchvision's files were trained on normalised input: with Keras' in-model rescaling they would predict
+    garbage silently, so the builder refuses the combination before downloading anything."""
+    with pytest.raises(ValueError, match=r"torchvision's EfficientNetV2L weights take input normalised outside the "
+                       r"model \('tf' preprocessing\).*Expected include_preprocessing=False with "
+                       r"weights='torchvision'\. Received: include_preprocessing=True\. "
+                       r".*preprocess_input\(x, mode='tf'\)"):  # fmt: skip
+        applications.EfficientNetV2L(weights="torchvision")
+    with pytest.raises(ValueError, match=r"\('imagenet', 'imagenet_notop'\), or the path .* "
+                       r"Received: weights='torchvision'"):  # fmt: skip
+        applications.EfficientNetV2B0(weights="torchvision")  # torchvision has no V2 B0-B3
+    with pytest.raises(ValueError, match=r"should be \(384, 384, 3\). Received: input_shape=\(224, 224, 3\)"):
+        applications.EfficientNetV2S(weights="imagenet", input_shape=(224, 224, 3))
+
+
 def test_pooling_and_input_checks():
     with pytest.raises(ValueError, match=r"`pooling` must be one of None, 'avg' or 'max'. Received: pooling='sum'"):
         applications.ResNet18(include_top=False, pooling="sum")
@@ -138,8 +153,10 @@ def test_family_preprocessing_follows_the_weights():
     np.testing.assert_allclose(caffe[0, 0, 0], 255.0 - np.array([103.939, 116.779, 123.68]), rtol=1e-6)
     for module in (applications.vgg16, applications.vgg19, applications.resnet50, applications.keras_resnet):
         np.testing.assert_allclose(module.preprocess_input(x), caffe)
-    for module in (applications.resnet_v2, applications.inception_v3, applications.inception_resnet_v2):
+    for module in (applications.resnet_v2, applications.inception_v3, applications.inception_resnet_v2,
+                   applications.nasnet):  # fmt: skip
         np.testing.assert_allclose(module.preprocess_input(x), np.ones_like(x))  # 'tf': 255 -> 1
+    assert applications.efficientnet_v2.preprocess_input(x) is x  # Keras': the model rescales itself
     assert applications.resnet50.ResNet50 is applications.ResNet50
     assert applications.vgg19.decode_predictions is applications.decode_predictions
 

@@ -100,3 +100,18 @@ def test_frozen_convnext_base_keeps_its_weights():
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     scale = "convnext_tiny_stage_3_block_2_layer_scale.gamma"
     assert not torch.equal(before[scale], base.state_dict()[scale])
+
+
+@pytest.mark.slow  # ~12 s idle: EfficientNetV2B0's 270 layers, two short phases
+def test_fine_tune_efficientnet_v2_unfreezes_its_top():
+    """A Keras-named family through the same recipe: of the whole base only ``top_conv`` (the layers after the last
+    MBConv block; BatchNormalization stays frozen, as Keras advises) changes, and BatchNorm statistics stay put."""
+    torch.manual_seed(0)
+    base = applications.EfficientNetV2B0(include_top=False, input_shape=(32, 32, 1))
+    before = _snapshot(base, "")
+    x, y = _data(n=16)
+    applications.fine_tune(
+        base, x * 255, y, classes=2, head_epochs=1, fine_tune_epochs=1, unfreeze_blocks=1, batch_size=8, verbose=0
+    )
+    after = base.state_dict()
+    assert sorted(k for k, v in before.items() if not torch.equal(v, after[k])) == ["top_conv.kernel"]

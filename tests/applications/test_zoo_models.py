@@ -20,13 +20,15 @@ import cnnkit.applications as applications
 from cnnkit.activations import hard_sigmoid
 from cnnkit.common.naming import to_snake_case
 from cnnkit.layers import BatchNormalization, Normalization
+from support.keras_apps import keras_application
 
 ALL = applications.list_models()
 KERAS = [n for n in ALL if applications.get_model_entry(n).keras_params is not None]
 SLOW = {"ResNet101", "ResNet152", "ResNet110", "ResNet101_TV", "ResNet152_TV", "ResNet101V2", "ResNet152V2",
         "DenseNet169", "DenseNet201", "InceptionResNetV2", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
         "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7", "ConvNeXtSmall", "ConvNeXtBase",
-        "ConvNeXtLarge", "ConvNeXtXLarge"}  # fmt: skip
+        "ConvNeXtLarge", "ConvNeXtXLarge", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3",
+        "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L", "NASNetMobile", "NASNetLarge"}  # fmt: skip
 # Keras models cheap enough to build in Keras 3 in the default run (Keras' torch backend builds ~50 layers/s).
 KERAS_FAST = {"VGG16", "ResNet50", "MobileNetV3Small", "ConvNeXtTiny"}
 # Smallest input each family's include_top=False body accepts cheaply (the top is built only for the count).
@@ -44,6 +46,8 @@ def test_every_family_is_registered():
     expected |= {"Xception", "MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large"}
     expected |= {f"EfficientNetB{i}" for i in range(8)}
     expected |= {f"ConvNeXt{v}" for v in ("Tiny", "Small", "Base", "Large", "XLarge")}
+    expected |= {f"EfficientNetV2{v}" for v in ("B0", "B1", "B2", "B3", "S", "M", "L")}
+    expected |= {"NASNetMobile", "NASNetLarge"}
     assert set(ALL) == expected
     assert applications.KerasResNet50 is applications.ResNet50  # the former name of Keras' ResNet50
 
@@ -60,7 +64,8 @@ def test_parameter_count_matches_published(name):
         if isinstance(layer, BatchNormalization)
     )
     # EfficientNet's preprocessing Normalization holds its mean, variance and count as non-trainable weights;
-    # ConvNeXt's is built with its constants (mean=, variance=), which are not weights, as in Keras.
+    # ConvNeXt's and EfficientNetV2's are built with constant statistics (Keras' mean=, variance=), which are not
+    # weights, as in Keras.
     bn_stats += sum(w.numel() for layer in model.layers if isinstance(layer, Normalization) for w in layer.weights)
     assert model.count_params() == entry.num_params + bn_stats  # Keras' convention counts the moving statistics
     for table_entry in entry.weights.values():
@@ -104,8 +109,8 @@ def _keras():
 
 
 def _check_against_keras(name: str, kwargs: dict) -> None:
-    keras = _keras()
-    reference = getattr(keras.applications, name)(weights=None, **kwargs)
+    _keras()
+    reference = keras_application(name)(weights=None, **kwargs)
     with torch.device("meta"):
         model = applications.get_model(name, **kwargs)
     assert model.count_params() == reference.count_params()
@@ -156,7 +161,10 @@ def _feature_channels(name: str) -> int:
              "MobileNetV3Large": 960, "EfficientNetB0": 1280, "EfficientNetB1": 1280, "EfficientNetB2": 1408,
              "EfficientNetB3": 1536, "EfficientNetB4": 1792, "EfficientNetB5": 2048, "EfficientNetB6": 2304,
              "EfficientNetB7": 2560, "ConvNeXtTiny": 768, "ConvNeXtSmall": 768, "ConvNeXtBase": 1024,
-             "ConvNeXtLarge": 1536, "ConvNeXtXLarge": 2048}  # fmt: skip
+             "ConvNeXtLarge": 1536, "ConvNeXtXLarge": 2048, "EfficientNetV2B2": 1408, "EfficientNetV2B3": 1536,
+             "NASNetMobile": 1056, "NASNetLarge": 4032}  # fmt: skip
+    if name.startswith("EfficientNetV2"):
+        return fixed.get(name, 1280)
     if name in fixed:
         return fixed[name]
     if name.startswith("VGG"):
@@ -202,9 +210,11 @@ def test_weights_tables():
             if entry.layout == "torchvision":
                 assert entry.url.startswith("https://download.pytorch.org/models/")
                 assert entry.sha256 == torchvision_hash_prefix(entry.url) and entry.sha256_is_prefix
-                assert entry.md5 is None and entry.preprocessing == (
-                    "none" if any(f in entry.url for f in ("efficientnet", "convnext")) else "torch"
-                )
+                # EfficientNet V1's and ConvNeXt's converters write the normalisation into the model; V2-L's file
+                # was trained on (x - 0.5) / 0.5, i.e. 'tf' (torchvision's transforms for efficientnet_v2_l).
+                tv_prep = {"efficientnet_b": "none", "convnext": "none", "efficientnet_v2_l": "tf"}
+                prep = next((v for k, v in tv_prep.items() if k in entry.url), "torch")
+                assert entry.md5 is None and entry.preprocessing == prep
             else:
                 assert entry.layout == "keras_h5"
                 if "/convnext/" in entry.url:  # Keras lists sha256 digests for ConvNeXt's files
@@ -220,12 +230,14 @@ def test_weights_tables():
                 assert entry.include_top == (not key.endswith("_notop")) and "acc@1" in entry.metrics
     # torchvision: 17 sets of the 14 torchvision-named models (imagenet_v2 for ResNet50/101/152_TV) + VGG16/19 and
     # DenseNet121/169/201 converted; Keras: a file with and one without the top for each of the 13 Keras models.
-    # Then torchvision: MobileNetV2/V3 (3), EfficientNet (8); Keras: 11 more models; and ConvNeXt: torchvision's Tiny
-    # to Large (4), Keras' five variants with and without the top.
-    assert seen == 17 + 5 + 2 * 13 + 11 + 2 * 11 + 4 + 2 * 5
+    # Then torchvision: MobileNetV2/V3 (3), EfficientNet (8); Keras: 11 more models; ConvNeXt: torchvision's Tiny to
+    # Large (4), Keras' five variants with and without the top; EfficientNetV2S/M/L (3) from torchvision, 7
+    # EfficientNetV2 and 2 NASNet from Keras.
+    assert seen == 17 + 5 + 2 * 13 + 11 + 2 * 11 + 4 + 2 * 5 + 3 + 2 * 7 + 2 * 2
     keras_prep = {"VGG16": "caffe", "ResNet50": "caffe", "ResNet50V2": "tf", "DenseNet121": "torch",
                   "InceptionV3": "tf", "InceptionResNetV2": "tf", "Xception": "tf", "MobileNetV3Large": "tf",
-                  "EfficientNetB0": "none", "ConvNeXtTiny": "none"}  # Keras' preprocess_input modes  # fmt: skip
+                  "EfficientNetB0": "none", "ConvNeXtTiny": "none", "EfficientNetV2S": "none",
+                  "NASNetMobile": "tf"}  # Keras' preprocess_input modes  # fmt: skip
     for name, mode in keras_prep.items():
         assert applications.get_model_entry(name).weights["imagenet"].preprocessing == mode
     v2 = applications.get_model_entry("ResNet50_TV").weights["imagenet_v2"]

@@ -16,6 +16,7 @@ from cnnkit.applications import (
     convnext,
     densenet,
     efficientnet,
+    efficientnet_v2,
     inception_resnet_v2,
     inception_v3,
     keras_resnet,
@@ -23,6 +24,7 @@ from cnnkit.applications import (
     mobilenet,
     mobilenet_v2,
     mobilenet_v3,
+    nasnet,
     resnet,
     resnet50,
     resnet_cifar,
@@ -48,6 +50,15 @@ from cnnkit.applications.efficientnet import (
     EfficientNetB6,
     EfficientNetB7,
 )
+from cnnkit.applications.efficientnet_v2 import (
+    EfficientNetV2B0,
+    EfficientNetV2B1,
+    EfficientNetV2B2,
+    EfficientNetV2B3,
+    EfficientNetV2L,
+    EfficientNetV2M,
+    EfficientNetV2S,
+)
 from cnnkit.applications.imagenet_utils import decode_predictions, preprocess_input
 from cnnkit.applications.inception_resnet_v2 import InceptionResNetV2
 from cnnkit.applications.inception_v3 import InceptionV3
@@ -56,6 +67,7 @@ from cnnkit.applications.lenet import LeNet5
 from cnnkit.applications.mobilenet import MobileNet
 from cnnkit.applications.mobilenet_v2 import MobileNetV2
 from cnnkit.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+from cnnkit.applications.nasnet import NASNetLarge, NASNetMobile
 from cnnkit.applications.registry import get_model, get_model_entry, list_models, register_model
 from cnnkit.applications.resnet import ResNet50, ResNet101, ResNet152
 from cnnkit.applications.resnet_cifar import ResNet20, ResNet32, ResNet44, ResNet56, ResNet110
@@ -84,7 +96,9 @@ __all__ = [
 __all__ += [
     "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5",
     "EfficientNetB6", "EfficientNetB7", "MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "Xception",
-    "efficientnet", "mobilenet", "mobilenet_v2", "mobilenet_v3", "xception",
+    "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S",
+    "EfficientNetV2M", "EfficientNetV2L", "efficientnet", "efficientnet_v2", "mobilenet", "mobilenet_v2",
+    "mobilenet_v3", "xception", "NASNetMobile", "NASNetLarge", "nasnet",
 ]  # fmt: skip
 
 # ConvNeXt (Keras' names and module).
