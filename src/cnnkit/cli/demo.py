@@ -34,7 +34,11 @@ def add_parser(sub: Any, parents: list) -> argparse.ArgumentParser:
         default=DEMO_DEFAULTS["batch_size"],
         help=f"batch size ({DEMO_DEFAULTS['batch_size']})",
     )
-    p.add_argument("--model", default=None, help="'tutorial' or a zoo name (default: chosen from the data)")
+    p.add_argument(
+        "--model",
+        default=DEMO_DEFAULTS["model"],
+        help="'tutorial' (the default: the Keras tutorial's CNN) or a zoo name, e.g. ResNetXS",
+    )
     p.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
