@@ -45,6 +45,7 @@ def test_plan_climbs_the_ladder_while_the_stronger_model_still_gets_its_epochs(f
         "ResNetM": (0.04, 0.004),
         "ResNetS": (0.01, 0.001),
         "ResNetXS": (0.005, 0.0005),
+        "tutorial_bn": (0.003, 0.0003),
         "tutorial": (0.002, 0.0002),
     }
     measured = []
@@ -53,29 +54,30 @@ def test_plan_climbs_the_ladder_while_the_stronger_model_still_gets_its_epochs(f
         measured.append((name, batch))
         return speeds[name]
 
-    cfg = TrainConfig(str(folder), "unused", tta=True)
-    # 240 training images and 60 validation images an epoch: ResNetXS 1.2 + 0.03 + 0.5 s, ResNetS 2.4 + 0.06 + 0.5 s,
-    # ResNetM 9.6 + 0.24 + 0.5 s; the final evaluation (flip TTA: twice) and the report come on top.
+    def plan(budget, **kwargs):
+        measured.clear()
+        return plan_budget(TrainConfig(str(folder), "unused", tta=True, **kwargs), budget, summary, measure=measure)
+
+    # 240 training and 60 validation images an epoch (plus 0.5 s of checkpoints): tutorial_bn 1.24 s, ResNetXS
+    # 1.73 s, ResNetS 2.96 s, ResNetM 10.34 s; the final evaluation (flip TTA: twice) and the 10 s report on top.
     per_epoch = {name: 240 * t + 60 * p + 0.5 for name, (t, p) in speeds.items()}
-    plan = plan_budget(cfg, 400, summary, measure=measure)
-    assert plan.model == "ResNetM" and plan.image_size == 28 and plan.expected_s <= 400
-    assert [m for m, _ in measured] == ["ResNetXS", "ResNetS", "ResNetM"]
-    assert all(batch == 128 for _, batch in measured)  # the fast ResNets' recipe batch when none is given
-    fixed = plan.expected_s - plan.epochs * per_epoch["ResNetM"]
-    assert plan.epochs == int((400 - fixed) // per_epoch["ResNetM"])
-    # ResNetS gets 16 epochs in a minute: fewer than the 28 that would leave ResNetM (3.5x slower) its 8.
-    measured.clear()
-    plan = plan_budget(cfg, 60, summary, measure=measure)
-    assert plan.model == "ResNetS" and 5 <= plan.epochs < 28 and plan.expected_s <= 60
-    assert [m for m, _ in measured] == ["ResNetXS", "ResNetS"]
-    # ResNetXS gets 5 epochs in 20 s: too few for ResNetS (2x slower) to get its 5, so ResNetS is not even measured.
-    measured.clear()
-    plan = plan_budget(cfg, 20, summary, measure=measure)
-    assert plan.model == "ResNetXS" and 3 <= plan.epochs < 10 and [m for m, _ in measured] == ["ResNetXS"]
-    # Under ResNetXS's 3 epochs: the tutorial CNN; a batch size the user gave is the one measured.
-    measured.clear()
-    plan = plan_budget(TrainConfig(str(folder), "unused", tta=True, batch_size=16), 13, summary, measure=measure)
-    assert plan.model == "tutorial" and measured == [("ResNetXS", 16), ("tutorial", 16)]
+    big = plan(400)
+    assert big.model == "ResNetM" and big.image_size == 28 and big.expected_s <= 400
+    assert measured == [(name, 128) for name in ("tutorial_bn", "ResNetXS", "ResNetS", "ResNetM")]  # recipe batch
+    fixed = big.expected_s - big.epochs * per_epoch["ResNetM"]
+    assert big.epochs == int((400 - fixed) // per_epoch["ResNetM"])
+    # ResNetS gets 16 epochs in a minute: fewer than the 35 that would leave ResNetM (3.5x slower) its 10.
+    one_minute = plan(60)
+    assert one_minute.model == "ResNetS" and 8 <= one_minute.epochs < 35 and one_minute.expected_s <= 60
+    assert [m for m, _ in measured] == ["tutorial_bn", "ResNetXS", "ResNetS"]
+    # 30 s: ResNetXS gets 11 epochs, under the 14.4 that ResNetS (1.8x slower) would need for its 8.
+    assert plan(30).model == "ResNetXS" and [m for m, _ in measured] == ["tutorial_bn", "ResNetXS"]
+    # 20 s: tutorial_bn gets 7 epochs, too few for ResNetXS (8 at 1.4x the time), which is not even measured.
+    short = plan(20)
+    assert short.model == "tutorial_bn" and short.epochs == 7 and [m for m, _ in measured] == ["tutorial_bn"]
+    # Not one epoch of tutorial_bn: the tutorial CNN; a batch size the user gave is the one measured.
+    assert plan(11, batch_size=16).model == "tutorial"
+    assert measured == [("tutorial_bn", 16), ("tutorial", 16)]
 
 
 def test_deadline_stops_at_the_batch_that_would_overrun():

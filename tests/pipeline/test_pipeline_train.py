@@ -39,7 +39,7 @@ def test_defaults_follow_the_data():
     name, size = choose_defaults(big, None, None)
     assert (name, size) == ("ResNet20", 64)
     many_small = DataSummary("d", ["a", "b"], {"a": 3000, "b": 3000}, (28, 28), True)
-    assert choose_defaults(many_small, None, None) == ("ResNetXS", 28)  # with the one-cycle recipe
+    assert choose_defaults(many_small, None, None) == ("tutorial_bn", 28)  # with the one-cycle recipe
     assert choose_defaults(big, "VGG16", None) == ("VGG16", 224)
     assert choose_defaults(small, "tutorial", 40) == ("tutorial", 40)
 

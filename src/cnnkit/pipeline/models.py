@@ -12,33 +12,35 @@ from cnnkit.models import Model, Sequential
 from cnnkit.pipeline.inspect import DataSummary
 from cnnkit.pipeline.recipe import RECIPE_MODELS
 
-__all__ = ["TUTORIAL", "choose_defaults", "build_classifier", "available_models"]
+__all__ = ["TUTORIAL", "TUTORIAL_BN", "choose_defaults", "build_classifier", "available_models"]
 
 TUTORIAL = "tutorial"
+TUTORIAL_BN = "tutorial_bn"
 
 
 def available_models() -> list[str]:
     """``tutorial`` and the registered zoo models."""
-    return [TUTORIAL, *list_models()]
+    return [TUTORIAL, TUTORIAL_BN, *list_models()]
 
 
 def choose_defaults(summary: DataSummary, model: str | None, image_size: int | None) -> tuple[str, int]:
     """The model and the (square) image size to train at, from what the data looks like.
 
-    Small images (up to 64 pixels) train best with the fast residual ResNetXS and its recipe (one-cycle SGD, label
-    smoothing) at the images' own size (at least 16); small data sets (under 2000 images) with the tutorial CNN, which
-    needs no more; larger data sets of larger images use ResNet20 at 64 pixels, fast enough on a CPU and much stronger.
+    Small images (up to 64 pixels) train best per minute with the tutorial CNN made fast to train (``tutorial_bn``:
+    BatchNormalization after each layer, the one-cycle recipe with label smoothing) at the images' own size (at least
+    16); small data sets (under 2000 images) with the tutorial CNN, which needs no more; larger data sets of larger
+    images use ResNet20 at 64 pixels, fast enough on a CPU and much stronger.
     """
     typical = max(summary.image_size)
     if model is None:
         if summary.num_images < 2000:
             model = TUTORIAL
         elif typical <= 64:
-            model = "ResNetXS"
+            model = TUTORIAL_BN
         else:
             model = "ResNet20"
     if image_size is None:
-        if model in (TUTORIAL, *RECIPE_MODELS):  # small-image models: the images' own size, 16 to 64
+        if model in (TUTORIAL, TUTORIAL_BN, *RECIPE_MODELS):  # small-image models: the images' own size, 16 to 64
             image_size = max(16, min(typical, 64))
         elif model == "ResNet20":
             image_size = max(32, min(typical, 64))
@@ -65,6 +67,37 @@ def _tutorial(input_shape: tuple[int, int, int], num_classes: int, augment: bool
     return model
 
 
+def _tutorial_bn(input_shape: tuple[int, int, int], num_classes: int, augment: bool) -> Any:
+    """The tutorial CNN made fast to train: 'same' 3x3 convolutions without bias, each followed by
+    BatchNormalization and ReLU, and BatchNormalization in the 128-unit layer (the recipe's one-cycle SGD needs it).
+
+    On 60,000 Fashion-MNIST images (2 cores, the recipe with flips and shifts, flip TTA) it reached 90.6% test accuracy
+    after 3 epochs of 38 s and 91.0% after 4, where ResNetXS, 1.4x slower an epoch, reached 89.8% after 2 and 91.0%
+    after 4 (the plain-PyTorch runs behind the budget ladder, 2 Dec 2026).
+    """
+    model = Sequential(name="tutorial_bn_cnn")
+    model.add(layers.Input(shape=input_shape))
+    model.add(layers.Rescaling(1.0 / 255, name="rescaling"))
+    for i, filters in enumerate((32, 64)):
+        suffix = f"_{i}" if i else ""
+        model.add(
+            layers.Conv2D(
+                filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"conv2d{suffix}"
+            )
+        )
+        model.add(layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"batch_normalization{suffix}"))
+        model.add(layers.ReLU(name=f"re_lu{suffix}"))
+        model.add(layers.MaxPooling2D((2, 2), name=f"max_pooling2d{suffix}"))
+    model.add(layers.Flatten(name="flatten"))
+    model.add(layers.Dense(128, use_bias=False, name="dense"))
+    model.add(layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="batch_normalization_2"))
+    model.add(layers.ReLU(name="re_lu_2"))
+    if augment:
+        model.add(layers.Dropout(0.3, name="dropout"))
+    model.add(layers.Dense(num_classes, activation="softmax", name="predictions"))
+    return model
+
+
 def build_classifier(
     name: str, input_shape: tuple[int, int, int], num_classes: int, pretrained: bool = False, augment: bool = True
 ) -> Any:
@@ -81,6 +114,13 @@ def build_classifier(
                 "Received: --model tutorial --pretrained. Drop --pretrained or pick a model from `cnnkit zoo`."
             )
         return _tutorial(input_shape, num_classes, augment)
+    if name == TUTORIAL_BN:
+        if pretrained:
+            raise ValueError(
+                "tutorial_bn has no pretrained weights. Expected a zoo model with --pretrained. Received: --model "
+                "tutorial_bn --pretrained. Drop --pretrained or pick a model from `cnnkit zoo`."
+            )
+        return _tutorial_bn(input_shape, num_classes, augment)
     entry = get_model_entry(name)  # unknown names raise with close matches
     inputs = layers.Input(shape=input_shape, name="image")
     if not pretrained:

@@ -1,6 +1,7 @@
 """The training recipe behind `cnnkit train`: optimizer, schedule, loss and precision for the chosen model.
 
-For the fast residual family (``ResNetXS``, ``ResNetS``, ``ResNetM``) it is the recipe that trains small CNNs well
+For the tutorial CNN with BatchNorm (``tutorial_bn``) and the fast residual family (``ResNetXS``, ``ResNetS``,
+``ResNetM``) it is the recipe that trains small CNNs well
 in few epochs (fastai's ``fit_one_cycle``, Page's "How to train your ResNet"): batches of 128, SGD with Nesterov
 momentum 0.9 under a one-cycle schedule peaking at 0.2 (a quarter warming up, the rest annealing), weight decay 5e-4,
 cross-entropy with label smoothing 0.1, and
@@ -21,7 +22,7 @@ from cnnkit.optimizers.schedules import OneCycle
 
 __all__ = ["RECIPE_MODELS", "Recipe", "cpu_has_native_bf16", "recipe_for"]
 
-RECIPE_MODELS = ("ResNetXS", "ResNetS", "ResNetM")
+RECIPE_MODELS = ("tutorial_bn", "ResNetXS", "ResNetS", "ResNetM")
 
 
 @functools.lru_cache(maxsize=1)
