@@ -64,17 +64,22 @@ def test_plan_climbs_the_ladder_while_the_stronger_model_still_gets_its_epochs(f
     big = plan(400)
     assert big.model == "ResNetM" and big.image_size == 28 and big.expected_s <= 400
     assert measured == [(name, 128) for name in ("tutorial_bn", "ResNetXS", "ResNetS", "ResNetM")]  # recipe batch
-    fixed = big.expected_s - big.epochs * per_epoch["ResNetM"]
-    assert big.epochs == int((400 - fixed) // per_epoch["ResNetM"])
+    # Whole batches, not whole epochs (2 batches of 128 an epoch): the budget is used up to less than one batch.
+    assert big.steps_per_epoch == 2 and big.epochs == -(-big.steps // 2)
+    assert 0 <= 400 - big.expected_s < per_epoch["ResNetM"] / 2
     # ResNetS gets 16 epochs in a minute: fewer than the 35 that would leave ResNetM (3.5x slower) its 10.
     one_minute = plan(60)
     assert one_minute.model == "ResNetS" and 8 <= one_minute.epochs < 35 and one_minute.expected_s <= 60
     assert [m for m, _ in measured] == ["tutorial_bn", "ResNetXS", "ResNetS"]
     # 30 s: ResNetXS gets 11 epochs, under the 14.4 that ResNetS (1.8x slower) would need for its 8.
     assert plan(30).model == "ResNetXS" and [m for m, _ in measured] == ["tutorial_bn", "ResNetXS"]
-    # 20 s: tutorial_bn gets 7 epochs, too few for ResNetXS (8 at 1.4x the time), which is not even measured.
+    # 20 s: tutorial_bn gets 7.5 epochs, too few for ResNetXS (8 at 1.4x the time), which is not even measured.
     short = plan(20)
-    assert short.model == "tutorial_bn" and short.epochs == 7 and [m for m, _ in measured] == ["tutorial_bn"]
+    assert short.model == "tutorial_bn" and [m for m, _ in measured] == ["tutorial_bn"]
+    assert 0 <= 20 - short.expected_s < per_epoch["tutorial_bn"] / 2 and short.steps == 15 and short.epochs == 8
+    assert short.describe().startswith("the tutorial CNN with BatchNorm at 28 px, 7.5 epochs, about 19 s")
+    short.steps = 16
+    assert short.describe().startswith("the tutorial CNN with BatchNorm at 28 px, 8 epochs")
     # Not one epoch of tutorial_bn: the tutorial CNN; a batch size the user gave is the one measured.
     assert plan(11, batch_size=16).model == "tutorial"
     assert measured == [("tutorial_bn", 16), ("tutorial", 16)]
@@ -96,7 +101,7 @@ def test_deadline_stops_at_the_batch_that_would_overrun():
     assert guard.model.stop_training and guard.stopped_early
 
 
-def test_deadline_shortens_the_one_cycle_schedule_to_the_epochs_that_fit():
+def test_deadline_shortens_the_one_cycle_schedule_to_the_batches_that_fit():
     from cnnkit import optimizers
     from cnnkit.optimizers.schedules import OneCycle
 
@@ -106,26 +111,29 @@ def test_deadline_shortens_the_one_cycle_schedule_to_the_epochs_that_fit():
 
     schedule = Model.optimizer._learning_rate
     now = [0.0]
-    guard = Deadline(100.0, clock=lambda: now[0], epochs=10)
+    guard = Deadline(100.0, clock=lambda: now[0], steps=500)
     guard.set_model(Model())
-    guard.set_params({"epochs": 10, "steps": 50})
 
-    def epoch(index, ends_at):
+    def epoch(index, seconds, batches=50):
         guard.on_epoch_begin(index)
-        now[0] = ends_at
+        for b in range(batches):
+            now[0] += seconds / batches
+            guard.on_train_batch_end(b)
+            if guard.model.stop_training:
+                break
         guard.on_epoch_end(index)
 
-    epoch(0, 8.0)  # 8 s an epoch: all 10 fit in 100 s
-    assert guard.epochs == 10 and schedule.total_steps == 500 and not guard.replanned
-    epoch(1, 23.0)  # 15 s: 2 done + 77 s // 15 s = 7 epochs in all
-    assert guard.epochs == 7 and schedule.total_steps == 350 and guard.replanned == [(2, 7)]
-    assert not guard.model.stop_training
-    assert schedule(350) == pytest.approx(0.2 / 1e5) and schedule(300) > 100 * schedule(350)  # annealed at the new end
-    for index, t in ((2, 38.0), (3, 53.0), (4, 68.0), (5, 83.0)):
-        epoch(index, t)
+    epoch(0, 8.0)  # 8 s for 50 batches: all 500 fit in 100 s
+    assert guard.steps == 500 and schedule.total_steps == 500 and not guard.replanned
+    epoch(1, 15.0)  # 0.3 s a batch: 100 done + 77 s // 0.3 s = 356 in all
+    assert guard.steps == 356 and schedule.total_steps == 356 and guard.replanned == [(100, 356)]
+    assert schedule(356) == pytest.approx(0.2 / 1e5) and schedule(300) > 100 * schedule(356)  # annealed at the end
+    for index in range(2, 7):
+        epoch(index, 15.0)
         assert not guard.model.stop_training
-    epoch(6, 98.0)
-    assert guard.model.stop_training and guard.stopped_early and guard.epochs == 7
+    epoch(7, 15.0)
+    # The 356th batch is the 6th of the 8th epoch: training stops there, inside the epoch, before the deadline.
+    assert guard.model.stop_training and guard.done == 356 and guard.stopped_early and now[0] < 100
 
 
 @pytest.mark.slow

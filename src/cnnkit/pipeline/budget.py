@@ -119,14 +119,18 @@ class BudgetPlan:
     train_image_s: float  # seconds per training image (model step and augmentation)
     predict_image_s: float  # seconds per predicted image
     final_s: float  # the final evaluation and the report
+    steps: int = 0  # training batches in all (the last epoch may end early); 0: whole epochs
+    steps_per_epoch: int = 0
 
     def describe(self) -> str:
-        """``"ResNet-S at 28 px, 7 epochs, about 4 min 40 s"``."""
+        """``"ResNet-S at 28 px, 7 epochs, about 4 min 40 s"`` (``"2.7 epochs"`` when the last one ends early)."""
         label = re.sub(r"^ResNet([SM])$", r"ResNet-\1", self.model)
         label = {"tutorial": "the tutorial CNN", "tutorial_bn": "the tutorial CNN with BatchNorm"}.get(label, label)
-        text = (
-            f"{label} at {self.image_size} px, {self.epochs} epoch{'s' if self.epochs != 1 else ''}, "
-            f"about {_duration(self.expected_s)}"
+        epochs = f"{self.epochs}"
+        if self.steps and self.steps_per_epoch and self.steps < self.epochs * self.steps_per_epoch:
+            epochs = f"{self.steps / self.steps_per_epoch:.1f}"
+        text = f"{label} at {self.image_size} px, {epochs} epoch{'s' if epochs != '1' else ''}, about " + _duration(
+            self.expected_s
         )
         if self.expected_s > self.budget_s * 1.02:
             text += f" (more than the {_duration(self.budget_s)} budget: training stops at the deadline)"
@@ -134,59 +138,68 @@ class BudgetPlan:
 
 
 class Deadline(callbacks.Callback):
-    """Keeps training inside its time: stops at the batch past which what must follow would not fit, and after each
-    epoch shortens a step-based schedule (``OneCycle``) to the epochs that still fit at the measured epoch time.
+    """Keeps training inside its time: stops at the batch past which what must follow would not fit, stops after
+    ``steps`` batches when given, and after each epoch shortens a step-based schedule (``OneCycle``) to the batches
+    that still fit at the measured speed.
 
-    ``epochs`` is the number of epochs planned; the first epoch's time (validation and checkpoints included) decides
-    whether they all fit. When fewer do, the schedule's ``total_steps`` is cut to them, so the rate anneals fully
-    before the deadline instead of being cut off while still high.
+    Epoch times include the validation pass and the checkpoints; the slowest epoch so far sets the pace. When fewer
+    batches fit than planned, the schedule's ``total_steps`` is cut to them, so the rate anneals fully before the
+    deadline instead of being cut off while still high.
 
     Example:
-        >>> model.fit(ds, epochs=10, callbacks=[Deadline(time.perf_counter() + 60, epochs=10)])  # doctest: +SKIP
+        >>> model.fit(ds, epochs=10, callbacks=[Deadline(time.perf_counter() + 60, steps=4000)])  # doctest: +SKIP
     """
 
-    def __init__(self, deadline: float, clock: Callable[[], float] = time.perf_counter, epochs: int | None = None):
+    def __init__(self, deadline: float, clock: Callable[[], float] = time.perf_counter, steps: int | None = None):
         super().__init__()
         self.deadline, self.clock = deadline, clock
-        self.epochs = epochs
+        self.steps = steps
+        self.done = 0  # batches trained
         self.stopped_early = False
-        self.replanned: list[tuple[int, int]] = []  # (after epoch, epochs now planned)
+        self.replanned: list[tuple[int, int]] = []  # (after batch, batches now planned)
         self._last: float | None = None
         self._epoch_start: float | None = None
-        self._slowest_epoch = 0.0
+        self._epoch_first = 0  # self.done when the epoch began
+        self._slowest_batch = 0.0  # seconds a batch, its share of validation and checkpoints included
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.done += 1
         now = self.clock()
         step = 0.0 if self._last is None else now - self._last
         self._last = now
         if now + step > self.deadline:  # another batch would end past the deadline
             self.stopped_early = True
             self.model.stop_training = True
+        elif self.steps is not None and self.done >= self.steps:  # the plan's last batch: the schedule has annealed
+            self.stopped_early = self.stopped_early or bool(self.replanned)
+            self.model.stop_training = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._last = None  # the validation pass between epochs is not a batch
         if self._epoch_start is None:
             self._epoch_start = self.clock()
+        self._epoch_first = self.done
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         now = self.clock()
+        batches = self.done - self._epoch_first
         took = now - (self._epoch_start if self._epoch_start is not None else now)
         self._epoch_start = now  # the next epoch's time includes this epoch's checkpoints, written after it
-        self._slowest_epoch = max(self._slowest_epoch, took)
-        if self.epochs is None or self.model.stop_training or took <= 0:
+        if batches <= 0 or took <= 0:
             return
-        done = epoch + 1
-        fit = done + int((self.deadline - now) // self._slowest_epoch)
-        if fit < self.epochs:
-            self.epochs = max(done, fit)
-            self.replanned.append((done, self.epochs))
+        self._slowest_batch = max(self._slowest_batch, took / batches)
+        if self.steps is None or self.model.stop_training:
+            return
+        fit = self.done + int((self.deadline - now) // self._slowest_batch)
+        if fit < self.steps:
+            self.steps = max(self.done, fit)
+            self.replanned.append((self.done, self.steps))
             schedule = getattr(getattr(self.model, "optimizer", None), "_learning_rate", None)
-            steps = (self.params or {}).get("steps")
-            if isinstance(schedule, OneCycle) and steps:
-                schedule.total_steps = max(1, self.epochs * int(steps))
-        if done >= self.epochs:  # the (re)planned epochs are done: the schedule has annealed
-            self.stopped_early = self.stopped_early or bool(self.replanned)
-            self.model.stop_training = True
+            if isinstance(schedule, OneCycle):
+                schedule.total_steps = max(1, self.steps)
+            if self.done >= self.steps:
+                self.stopped_early = True
+                self.model.stop_training = True
 
 
 def _measure(name: str, shape: tuple[int, int, int], classes: int, batch_size: int) -> tuple[float, float]:
@@ -254,6 +267,10 @@ def plan_budget(
     n_val = int(summary.num_images * cfg.validation_split) if cfg.validation_split else 0
     n_train = summary.num_images - n_val
     shown = n_val or summary.num_images  # the report predicts the whole folder when nothing is held out
+
+    def steps_per_epoch(batch: int) -> int:
+        return max(1, math.ceil(n_train / batch))
+
     decode = _decode_seconds(summary, size, "grayscale" if channels == 1 else "rgb")
 
     def plan_for(name: str) -> tuple[BudgetPlan, float]:
@@ -262,11 +279,17 @@ def plan_budget(
         final = shown * predict_s * (2 if cfg.tta else 1) + REPORT_SECONDS
         lr_find = 100 * batch * train_s if cfg.lr == "auto" else 0.0
         per_epoch = n_train * train_s + n_val * predict_s + PER_EPOCH_SECONDS
+        per_batch = per_epoch / steps_per_epoch(batch)  # validation and checkpoints spread over the batches
         elapsed = time.perf_counter() - started
         left = budget_s - elapsed - decode - final - lr_find
-        epochs = max(1, math.floor(left / per_epoch)) if left > 0 else 1
-        expected = elapsed + decode + lr_find + epochs * per_epoch + final
-        return BudgetPlan(name, size, epochs, budget_s, expected, train_s, predict_s, final), left / per_epoch
+        # Whole batches rather than whole epochs: the last epoch may end early, with the schedule annealed there.
+        steps = max(1, math.floor(left / per_batch)) if left > 0 else steps_per_epoch(batch)
+        epochs = math.ceil(steps / steps_per_epoch(batch))
+        expected = elapsed + decode + lr_find + steps * per_batch + final
+        plan = BudgetPlan(
+            name, size, epochs, budget_s, expected, train_s, predict_s, final, steps, steps_per_epoch(batch)
+        )
+        return plan, left / per_epoch
 
     if cfg.model:
         return plan_for(cfg.model)[0]
@@ -308,12 +331,13 @@ def train_with_budget(
     plan = plan_budget(cfg, budget_s, started=started)
     say(f"Plan: {plan.describe()}.")
     # Stop early if the estimates were optimistic: leave the final evaluation and the report their time.
-    guard = Deadline(started + budget_s - plan.final_s, epochs=plan.epochs)
+    guard = Deadline(started + budget_s - plan.final_s, steps=plan.steps or None)
     run_cfg = replace(
         cfg,
         model=plan.model,
         image_size=plan.image_size,
         epochs=plan.epochs,
+        steps=plan.steps or None,
         patience=plan.epochs + 1,  # one-cycle anneals to the last epoch: no early stop
         callbacks=[*cfg.callbacks, guard],
     )
@@ -324,7 +348,8 @@ def train_with_budget(
         "expected_s": round(plan.expected_s, 1),
         "wall_s": round(time.perf_counter() - started, 1),
         "stopped_by_deadline": guard.stopped_early,
-        "replanned": [{"after_epoch": done, "epochs": epochs} for done, epochs in guard.replanned],
+        "batches": guard.done,
+        "replanned": [{"after_batch": done, "batches": steps} for done, steps in guard.replanned],
     }
     write_json(result.run_dir / METRICS_FILE, result.metrics)
     return result, plan

@@ -84,6 +84,7 @@ class TrainConfig:
     cache: bool | str = True
     verbose: int | str = "auto"  # Keras' rule: a redrawn bar on a terminal, one line per epoch in a pipe or log
     tta: bool = False  # flip test-time augmentation in the final evaluation and the report
+    steps: int | None = None  # the schedule's length in batches (a --budget plan may end inside an epoch)
     callbacks: list = field(default_factory=list)  # extra Keras-style callbacks, run after the built-in ones
 
 
@@ -209,7 +210,7 @@ def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> 
         distribution.barrier()
     run.class_names = list(train.class_names)
     model = build_classifier(name, (size, size, channels), len(run.class_names), cfg.pretrained, cfg.augment)
-    total_steps, auto_lr = cfg.epochs * len(train), cfg.lr == "auto"
+    total_steps, auto_lr = cfg.steps or cfg.epochs * len(train), cfg.lr == "auto"
     model.compile(**recipe.compile_args(None if auto_lr else cfg.lr, total_steps, plain_rate=auto_lr))
     lr_find = auto_learning_rate(model, train, run.path, resuming, say) if auto_lr else None
     if lr_find is not None:  # compile again: a fresh optimizer (the schedule's peak) at the suggested rate
