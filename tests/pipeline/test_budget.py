@@ -80,8 +80,8 @@ def test_plan_climbs_the_ladder_while_the_stronger_model_still_gets_its_epochs(f
     assert short.describe().startswith("the tutorial CNN with BatchNorm at 28 px, 7.5 epochs, about 19 s")
     short.steps = 16
     assert short.describe().startswith("the tutorial CNN with BatchNorm at 28 px, 8 epochs")
-    # Not one epoch of tutorial_bn: the tutorial CNN; a batch size the user gave is the one measured.
-    assert plan(11, batch_size=16).model == "tutorial"
+    # Under a quarter epoch of tutorial_bn (0.2 here): the tutorial CNN; a batch size the user gave is measured.
+    assert plan(10.3, batch_size=16).model == "tutorial"
     assert measured == [("tutorial_bn", 16), ("tutorial", 16)]
 
 

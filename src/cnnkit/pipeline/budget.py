@@ -44,10 +44,11 @@ __all__ = ["BudgetPlan", "Deadline", "parse_budget", "plan_budget", "process_ela
 # the rung below it a training step is (so the next rung is measured only when it could get its minimum).
 # Measured on 60,000 Fashion-MNIST images (2 cores, idle): tutorial_bn 38 s an epoch, 90.6% after 3 epochs and 91.0%
 # after 4; ResNetXS 54 s, 89.8% after 2 and 91.0% after 4. So the residual rungs are worth their time only with
-# many epochs; their minimums say so.
+# many epochs; their minimums say so. tutorial_bn anneals its one-cycle schedule within a part of an epoch, and the
+# Adam-trained tutorial CNN takes over only when not even a quarter epoch fits.
 CANDIDATES = (
     ("tutorial", 1, 1.0),
-    ("tutorial_bn", 1, 1.0),
+    ("tutorial_bn", 0.25, 1.0),
     ("ResNetXS", 8, 1.4),
     ("ResNetS", 8, 1.8),
     ("ResNetM", 10, 3.5),
