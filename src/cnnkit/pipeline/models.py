@@ -107,20 +107,15 @@ def build_classifier(
     (or first available) weights are loaded for the feature extractor, behind the preprocessing those weights were
     trained with, and a new classification head is put on top.
     """
-    if name == TUTORIAL:
+    builders = {TUTORIAL: ("The tutorial CNN", _tutorial), TUTORIAL_BN: ("tutorial_bn", _tutorial_bn)}
+    if name in builders:
+        label, build = builders[name]
         if pretrained:
             raise ValueError(
-                "The tutorial CNN has no pretrained weights. Expected a zoo model with --pretrained. "
-                "Received: --model tutorial --pretrained. Drop --pretrained or pick a model from `cnnkit zoo`."
+                f"{label} has no pretrained weights. Expected a zoo model with --pretrained. Received: --model "
+                f"{name} --pretrained. Drop --pretrained or pick a model from `cnnkit zoo`."
             )
-        return _tutorial(input_shape, num_classes, augment)
-    if name == TUTORIAL_BN:
-        if pretrained:
-            raise ValueError(
-                "tutorial_bn has no pretrained weights. Expected a zoo model with --pretrained. Received: --model "
-                "tutorial_bn --pretrained. Drop --pretrained or pick a model from `cnnkit zoo`."
-            )
-        return _tutorial_bn(input_shape, num_classes, augment)
+        return build(input_shape, num_classes, augment)
     entry = get_model_entry(name)  # unknown names raise with close matches
     inputs = layers.Input(shape=input_shape, name="image")
     if not pretrained:
