@@ -227,3 +227,49 @@ def test_training_relu_after_pooling_gives_identical_outputs_and_gradients():
     assert torch.equal(out_a, out_b)
     for a, b in zip(grads_a, grads_b):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)  # same math; only summation order may differ
+
+
+def test_training_moves_relu_layers_after_pooling_with_identical_outputs_and_gradients():
+    # Conv-BN-ReLU-MaxPool (the tutorial CNN with BatchNorm, VGG-BN style): the ReLU layer runs after the pooling.
+    model = cnnkit.models.Sequential(
+        [
+            L.Input((12, 12, 3)),
+            L.Conv2D(4, 3, padding="same", use_bias=False),
+            L.BatchNormalization(),
+            L.ReLU(),
+            L.MaxPooling2D(),
+            L.Conv2D(5, 3, padding="same"),
+            L.Activation("relu"),
+            L.MaxPooling2D(),
+            L.ReLU(max_value=6.0),  # not a plain ReLU: stays where it is
+            L.MaxPooling2D(),
+            L.Flatten(),
+            L.Dense(3),
+        ]
+    )
+    assert model._relu_after_pool() == {2, 5}
+    x = torch.randn(6, 12, 12, 3)
+
+    def run(deferred):
+        for w in model.trainable_weights:
+            w.grad = None
+        if deferred:
+            out = model(x, training=True)
+        else:
+            out = x
+            for layer in model.layers:
+                out = layer(out, training=True)
+        (out * torch.arange(out.numel()).reshape(out.shape)).sum().backward()
+        return out.detach(), [w.grad.clone() for w in model.trainable_weights]
+
+    out_a, grads_a = run(True)
+    out_b, grads_b = run(False)
+    torch.testing.assert_close(out_a, out_b, rtol=1e-6, atol=1e-6)  # BatchNorm's batch statistics: same math
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    calls = []
+    model.layers[2].register_forward_hook(lambda *args: calls.append(1))
+    model(x, training=True)
+    assert calls == []  # the training path skipped the ReLU layer (its ReLU ran after the pooling)
+    model(x, training=False)
+    assert calls == [1]

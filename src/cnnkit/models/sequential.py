@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from cnnkit import activations
 from cnnkit.layers.base import Layer, _with_batch_none
 from cnnkit.layers.conv import Conv2D
-from cnnkit.layers.core import InputLayer
+from cnnkit.layers.core import Activation, InputLayer, ReLU
 from cnnkit.layers.pooling import MaxPooling2D
 from cnnkit.layers.registry import register_layer
 from cnnkit.layers.symbolic import KerasTensor
@@ -118,7 +118,9 @@ class Sequential(Model):
         deferred = self._relu_after_pool() if training else ()
         for i, layer in enumerate(self._layer_list):
             if i in deferred:
-                x = layer(x, _defer_activation=True)
+                if isinstance(layer, Conv2D):
+                    x = layer(x, _defer_activation=True)
+                # else: a plain ReLU layer, applied after the pooling below
             else:
                 x = layer(x, training=training)
                 if i - 1 in deferred:
@@ -126,20 +128,33 @@ class Sequential(Model):
         return x
 
     def _relu_after_pool(self) -> set[int]:
-        """Indices of ``Conv2D(activation='relu')`` layers followed by a ``MaxPooling2D``.
+        """Indices of ReLUs that run after the ``MaxPooling2D`` following them, in training.
 
-        ``max(relu(z)) == relu(max(z))`` (ReLU is monotonic), and so are the gradients, so in training the ReLU
-        runs after the pooling, on a quarter of the values, forward and backward: about 10% of a training step of
-        the tutorial model. Forward hooks on such a convolution see its pre-activation output during training.
+        These are ``Conv2D(activation='relu')`` layers (their activation moves) and plain ``ReLU()`` or
+        ``Activation('relu')`` layers (the whole layer moves), each directly followed by a max pooling.
+        ``max(relu(z)) == relu(max(z))`` (ReLU is monotonic), and so are the gradients, so in training the ReLU runs
+        on a quarter of the values, forward and backward: about 10% of a training step of the tutorial model, 25% of
+        one with BatchNorm (Conv-BN-ReLU-MaxPool). Forward hooks on such a layer see its pre-activation input in
+        training.
         """
         layers = self._layer_list
+
+        def plain_relu(layer: Any) -> bool:
+            if type(layer) is Conv2D:
+                return (
+                    layer.activation is activations.relu
+                    and layer.activity_regularizer is None
+                    and layer.data_format == "channels_last"
+                )
+            if type(layer) is ReLU:
+                return layer.max_value is None and layer.negative_slope == 0 and layer.threshold == 0
+            return type(layer) is Activation and layer.activation is activations.relu
+
         return {
             i
-            for i, (conv, pool) in enumerate(zip(layers, layers[1:]))
-            if type(conv) is Conv2D
-            and conv.activation is activations.relu
-            and conv.activity_regularizer is None
-            and conv.data_format == "channels_last"
+            for i, (relu, pool) in enumerate(zip(layers, layers[1:]))
+            if plain_relu(relu)
+            and getattr(relu, "activity_regularizer", None) is None
             and type(pool) is MaxPooling2D
             and pool.data_format == "channels_last"
         }
