@@ -92,6 +92,18 @@ def _flip_coords(coords: torch.Tensor, mask: torch.Tensor | None, size: int) -> 
     return coords * (1.0 - 2.0 * m) + m * (size - 1)
 
 
+def _fold_flip_before(t: torch.Tensor, before: Flips, h: int, w: int) -> torch.Tensor:
+    """The (B, 6) transforms with a flip of the input folded in: sampling the mirrored image at u is sampling the
+    image at size-1-u, so the flipped images' rows of coefficients change sign and their offsets move."""
+    t = t.clone()
+    for mask, row, size in ((before[0], 0, w), (before[1], 3, h)):
+        if mask is not None:
+            m = mask.to(t.device)
+            t[m, row : row + 3] = -t[m, row : row + 3]
+            t[m, row + 2] += size - 1
+    return t
+
+
 def affine_sample(
     images: torch.Tensor,
     transforms: torch.Tensor,
@@ -127,10 +139,14 @@ def affine_sample(
     # pixel coordinate u (0 .. size-1 in the unpadded image) -> grid value (2 (u + pad) + 1) / padded_size - 1
     sx, sy = 2.0 / (w + 2 * pad), 2.0 / (h + 2 * pad)
     xs, ys = _base_grid(h, w, images.device)
-    if flip_after is not None:  # output pixel (x, y) of a flipped result is pixel (w-1-x, y) of the unflipped one
-        xs, ys = _flip_coords(xs, flip_after[0], w), _flip_coords(ys, flip_after[1], h)
     grid = torch.empty((b, h * w, 2), device=images.device)
     gx, gy = grid[..., 0], grid[..., 1]
+    if flip_after is not None:  # output pixel (x, y) of a flipped result is pixel (w-1-x, y) of the unflipped one
+        xs, ys = _flip_coords(xs, flip_after[0], w), _flip_coords(ys, flip_after[1], h)
+    if flip_before is not None and interpolation != "nearest" and fill_mode != "wrap":
+        # Bilinear: the flip becomes sign changes and offsets of the coefficients (the same map up to float
+        # rounding), so the grid is written in two fused passes below instead of one pass per step in pixel space.
+        t, flip_before = _fold_flip_before(t, flip_before, h, w), None
     if interpolation == "nearest" or fill_mode == "wrap" or flip_before is not None:  # work in pixel space first
         u = t[:, 0:1] * xs + t[:, 1:2] * ys + t[:, 2:3]
         v = t[:, 3:4] * xs + t[:, 4:5] * ys + t[:, 5:6]
