@@ -6,15 +6,17 @@ test images. For each budget (default 1, 2.5 and 5 minutes):
 
 * ``cnnkit``: ``cnnkit train TRAIN --budget B`` in a subprocess (its wall time: start-up, decode, planning, training,
   final evaluation and report), then ``cnnkit evaluate`` on the test folder (flip TTA, as the CLI does by default).
-* ``keras``: the Keras tutorial CNN (Conv32-Pool-Conv64-Pool-Dense128-Dense10) on Keras 3 with the torch backend,
-  Adam 1e-3, batch 64, trained until the budget is spent (PNG decoding counted). tf.keras is not installed on this
-  machine, so Keras 3 on torch stands in as the Keras peer.
+* ``keras``: the Keras tutorial CNN (Conv32-Pool-Conv64-Pool-Dense128-Dense10), Adam 1e-3, batch 64, trained until
+  the budget is spent (PNG decoding counted). With ``--tf-python PY`` it runs in that interpreter on TensorFlow
+  (tf.keras: Keras 3 with the TensorFlow backend, as ``pip install tensorflow`` ships it); without, on Keras 3 with
+  the torch backend.
 * ``torch``: a plain-PyTorch script of the recipe (the ResNetS architecture, channels-last, SGD-Nesterov with
   one-cycle, label smoothing 0.1, flips and 2-pixel shifts, flip TTA), epochs fitted to the budget from the speed of
   its first steps, with a deadline.
 
 Usage:
     python bench/time_to_accuracy.py [--budgets 1,2.5,5] [--only cnnkit,keras,torch] [--work /tmp/tta_bench]
+        [--tf-python /work/tfvenv/bin/python]
 
 Prints one row per contender and budget: wall seconds and test accuracy, and the ratio of cnnkit's accuracy to each
 peer's. Run it on a quiet machine: the figures move with the load.
@@ -169,10 +171,12 @@ print(json.dumps({{"wall_s": wall, "accuracy": acc, "note": f"{{epochs}} epochs 
 """
 
 
-def run_peer(template: str, train: Path, test: Path, budget_s: float) -> dict:
+def run_peer(template: str, train: Path, test: Path, budget_s: float, python: str | None = None) -> dict:
+    """One peer in a subprocess: ``python`` (a TensorFlow interpreter) runs it on TensorFlow, else torch."""
     code = template.format(bench=str(Path(__file__).parent), budget=budget_s, train=str(train), test=str(test))
-    env = {**os.environ, "KERAS_BACKEND": "torch", "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    backend = "tensorflow" if python else "torch"
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT / "src"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([python or sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if proc.returncode:
         return {"error": proc.stderr[-2000:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -183,6 +187,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="1,2.5,5", help="minutes, comma-separated")
     parser.add_argument("--only", default="cnnkit,keras,torch", help="contenders to run")
     parser.add_argument("--work", default="/tmp/cnnkit_time_to_accuracy", help="where the PNG folders and runs go")
+    parser.add_argument("--tf-python", help="a Python with TensorFlow: the Keras peer runs there as tf.keras")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -196,12 +201,15 @@ def main() -> None:
             print(f"running {name} at {minutes:g} min ...", flush=True)
             if name == "cnnkit":
                 results[name] = run_cnnkit(train, test, budget, work)
+            elif name == "keras":
+                results[name] = run_peer(KERAS_PEER, train, test, budget, args.tf_python)
             else:
-                results[name] = run_peer(KERAS_PEER if name == "keras" else TORCH_PEER, train, test, budget)
+                results[name] = run_peer(TORCH_PEER, train, test, budget)
             print(f"  {results[name]}", flush=True)
         rows.append((minutes, results))
     print(f"\n{'budget':>7}  {'contender':<22} {'wall s':>7} {'test acc':>9}  note")
-    label = {"cnnkit": "cnnkit train --budget", "keras": "Keras 3 (torch) CNN", "torch": "plain PyTorch recipe"}
+    keras_label = "tf.keras tutorial CNN" if args.tf_python else "Keras 3 (torch) CNN"
+    label = {"cnnkit": "cnnkit train --budget", "keras": keras_label, "torch": "plain PyTorch recipe"}
     for minutes, results in rows:
         for name, r in results.items():
             if "error" in r:
