@@ -55,6 +55,7 @@ CANDIDATES = (
 )
 REPORT_SECONDS = 10.0  # writing model.cnnkit and report.html (Grad-CAM, plots), measured at 3-8 s on 2 cores
 PER_EPOCH_SECONDS = 0.5  # the backup and best checkpoint written after every epoch
+GROWTH = 1.5  # how far the re-plan may lengthen the schedule when epochs run faster than measured
 
 
 def parse_budget(text: str | float | int) -> float:
@@ -140,21 +141,29 @@ class BudgetPlan:
 
 class Deadline(callbacks.Callback):
     """Keeps training inside its time: stops at the batch past which what must follow would not fit, stops after
-    ``steps`` batches when given, and after each epoch shortens a step-based schedule (``OneCycle``) to the batches
-    that still fit at the measured speed.
+    ``steps`` batches when given, and after each epoch fits a step-based schedule (``OneCycle``) to the batches that
+    fit at the measured speed.
 
     Epoch times include the validation pass and the checkpoints; the slowest epoch so far sets the pace. When fewer
     batches fit than planned, the schedule's ``total_steps`` is cut to them, so the rate anneals fully before the
-    deadline instead of being cut off while still high.
+    deadline instead of being cut off while still high. When more fit (the plan's measurement was pessimistic) and
+    ``max_steps`` allows, the schedule is lengthened to them, so the budget is not left unused.
 
     Example:
         >>> model.fit(ds, epochs=10, callbacks=[Deadline(time.perf_counter() + 60, steps=4000)])  # doctest: +SKIP
     """
 
-    def __init__(self, deadline: float, clock: Callable[[], float] = time.perf_counter, steps: int | None = None):
+    def __init__(
+        self,
+        deadline: float,
+        clock: Callable[[], float] = time.perf_counter,
+        steps: int | None = None,
+        max_steps: int | None = None,
+    ):
         super().__init__()
         self.deadline, self.clock = deadline, clock
-        self.steps = steps
+        self.steps, self.max_steps = steps, max_steps
+        self._shortened = False
         self.done = 0  # batches trained
         self.stopped_early = False
         self.replanned: list[tuple[int, int]] = []  # (after batch, batches now planned)
@@ -172,7 +181,7 @@ class Deadline(callbacks.Callback):
             self.stopped_early = True
             self.model.stop_training = True
         elif self.steps is not None and self.done >= self.steps:  # the plan's last batch: the schedule has annealed
-            self.stopped_early = self.stopped_early or bool(self.replanned)
+            self.stopped_early = self.stopped_early or self._shortened
             self.model.stop_training = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -193,14 +202,20 @@ class Deadline(callbacks.Callback):
             return
         fit = self.done + int((self.deadline - now) // self._slowest_batch)
         if fit < self.steps:
-            self.steps = max(self.done, fit)
-            self.replanned.append((self.done, self.steps))
-            schedule = getattr(getattr(self.model, "optimizer", None), "_learning_rate", None)
-            if isinstance(schedule, OneCycle):
-                schedule.total_steps = max(1, self.steps)
+            self._shortened = True
+            self._replan(max(self.done, fit))
             if self.done >= self.steps:
                 self.stopped_early = True
                 self.model.stop_training = True
+        elif self.max_steps is not None and fit > self.steps * 1.02 + 1 and self.steps < self.max_steps:
+            self._replan(min(fit, self.max_steps))
+
+    def _replan(self, steps: int) -> None:
+        self.steps = steps
+        self.replanned.append((self.done, steps))
+        schedule = getattr(getattr(self.model, "optimizer", None), "_learning_rate", None)
+        if isinstance(schedule, OneCycle):
+            schedule.total_steps = max(1, steps)
 
 
 def _measure(name: str, shape: tuple[int, int, int], classes: int, batch_size: int) -> tuple[float, float]:
@@ -331,13 +346,18 @@ def train_with_budget(
     utils.set_random_seed(cfg.seed)
     plan = plan_budget(cfg, budget_s, started=started)
     say(f"Plan: {plan.describe()}.")
-    # Stop early if the estimates were optimistic: leave the final evaluation and the report their time.
-    guard = Deadline(started + budget_s - plan.final_s, steps=plan.steps or None)
+    # Stop early if the estimates were optimistic: leave the final evaluation and the report their time. When they
+    # were pessimistic the schedule may grow by up to GROWTH, so fit() is given the epochs for that.
+    epochs, max_steps = plan.epochs, None
+    if plan.steps and plan.steps_per_epoch:
+        max_steps = int(plan.steps * GROWTH)
+        epochs = math.ceil(max_steps / plan.steps_per_epoch)
+    guard = Deadline(started + budget_s - plan.final_s, steps=plan.steps or None, max_steps=max_steps)
     run_cfg = replace(
         cfg,
         model=plan.model,
         image_size=plan.image_size,
-        epochs=plan.epochs,
+        epochs=epochs,
         steps=plan.steps or None,
         patience=plan.epochs + 1,  # one-cycle anneals to the last epoch: no early stop
         callbacks=[*cfg.callbacks, guard],

@@ -193,7 +193,8 @@ def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> 
         f"{' grayscale' if summary.grayscale else ''}."
     )
     say(
-        f"Model: {name} at {size}x{size}x{channels}, {cfg.epochs} epochs, batch {cfg.batch_size}, "
+        f"Model: {name} at {size}x{size}x{channels}, "
+        f"{f'{cfg.steps} batches' if cfg.steps else f'{cfg.epochs} epochs'}, batch {cfg.batch_size}, "
         f"lr {cfg.lr or recipe.default_lr}"
         f"{', one-cycle SGD, label smoothing 0.1' if recipe.one_cycle else ''}."
     )
