@@ -105,17 +105,18 @@ def test_deadline_stops_at_the_batch_that_would_overrun():
     assert guard.model.stop_training and guard.stopped_early
 
 
-def test_deadline_shortens_the_one_cycle_schedule_to_the_batches_that_fit():
+def _one_cycle_guard(total_steps, **kwargs):
+    """A Deadline on a fake clock over a model whose SGD runs a OneCycle schedule, and a function that runs one
+    epoch of ``batches`` batches in ``seconds`` (stopping where the guard stops training)."""
     from cnnkit import optimizers
     from cnnkit.optimizers.schedules import OneCycle
 
     class Model:
         stop_training = False
-        optimizer = optimizers.SGD(OneCycle(0.2, total_steps=500))
+        optimizer = optimizers.SGD(OneCycle(0.2, total_steps=total_steps))
 
-    schedule = Model.optimizer._learning_rate
     now = [0.0]
-    guard = Deadline(100.0, clock=lambda: now[0], steps=500)
+    guard = Deadline(100.0, clock=lambda: now[0], steps=total_steps, **kwargs)
     guard.set_model(Model())
 
     def epoch(index, seconds, batches=50):
@@ -126,6 +127,12 @@ def test_deadline_shortens_the_one_cycle_schedule_to_the_batches_that_fit():
             if guard.model.stop_training:
                 break
         guard.on_epoch_end(index)
+
+    return guard, Model.optimizer._learning_rate, now, epoch
+
+
+def test_deadline_shortens_the_one_cycle_schedule_to_the_batches_that_fit():
+    guard, schedule, now, epoch = _one_cycle_guard(500)
 
     epoch(0, 8.0)  # 8 s for 50 batches: all 500 fit in 100 s
     assert guard.steps == 500 and schedule.total_steps == 500 and not guard.replanned
@@ -141,26 +148,7 @@ def test_deadline_shortens_the_one_cycle_schedule_to_the_batches_that_fit():
 
 
 def test_deadline_lengthens_the_schedule_when_epochs_run_faster_than_planned():
-    from cnnkit import optimizers
-    from cnnkit.optimizers.schedules import OneCycle
-
-    class Model:
-        stop_training = False
-        optimizer = optimizers.SGD(OneCycle(0.2, total_steps=150))
-
-    schedule = Model.optimizer._learning_rate
-    now = [0.0]
-    guard = Deadline(100.0, clock=lambda: now[0], steps=150, max_steps=300)
-    guard.set_model(Model())
-
-    def epoch(index, seconds, batches=50):
-        guard.on_epoch_begin(index)
-        for b in range(batches):
-            now[0] += seconds / batches
-            guard.on_train_batch_end(b)
-            if guard.model.stop_training:
-                break
-        guard.on_epoch_end(index)
+    guard, schedule, now, epoch = _one_cycle_guard(150, max_steps=300)
 
     epoch(0, 25.0)  # 0.5 s a batch: 50 done + 75 s // 0.5 s = 200 fit, more than the 150 planned
     assert guard.steps == 200 and schedule.total_steps == 200 and guard.replanned == [(50, 200)]

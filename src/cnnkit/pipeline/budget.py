@@ -208,6 +208,7 @@ class Deadline(callbacks.Callback):
                 self.stopped_early = True
                 self.model.stop_training = True
         elif self.max_steps is not None and fit > self.steps * 1.02 + 1 and self.steps < self.max_steps:
+            # Only a real gain (over 2% and a batch) moves the schedule: each move bends the rate's curve a little.
             self._replan(min(fit, self.max_steps))
 
     def _replan(self, steps: int) -> None:
@@ -359,7 +360,7 @@ def train_with_budget(
         image_size=plan.image_size,
         epochs=epochs,
         steps=plan.steps or None,
-        patience=plan.epochs + 1,  # one-cycle anneals to the last epoch: no early stop
+        patience=epochs + 1,  # one-cycle anneals to the last epoch: no early stop
         callbacks=[*cfg.callbacks, guard],
     )
     result = train_from_directory(run_cfg, progress)
