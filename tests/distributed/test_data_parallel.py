@@ -1,7 +1,9 @@
 """fit/evaluate/predict under torchrun with 2 processes (gloo on CPU, both on this machine) against one process.
 
 The model has no Dropout and uses BatchNormalization(synchronized=True), so the 2-process run is the 1-process run
-on the same global batches, up to float summation order: 1e-6 on the weights after 15 Adam steps (measured 4e-7).
+on the same global batches, up to float summation order: 1e-5 on the weights after 15 Adam steps. Measured: 4e-7 on
+an AVX2 EPYC, 1.8e-6 on an AVX512/AMX Xeon, whose kernels sum in another order (Adam's normalized step magnifies the
+rounding of a near-zero gradient). A wrong gradient average or batch split shows as one Adam step, 1e-2.
 """
 
 import csv
@@ -23,13 +25,13 @@ def runs(tmp_path_factory):
     return one, two
 
 
-def test_weights_equal_one_process_within_1e6_and_across_ranks(runs):
+def test_weights_equal_one_process_within_1e5_and_across_ranks(runs):
     one, two = runs
     single, rank0, rank1 = (load_file(str(p)) for p in (one / "rank0.safetensors", two / "rank0.safetensors",
                                                         two / "rank1.safetensors"))  # fmt: skip
     assert sorted(single) == sorted(rank0)
     for name in single:
-        np.testing.assert_allclose(rank0[name], single[name], rtol=0, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(rank0[name], single[name], rtol=0, atol=1e-5, err_msg=name)
         np.testing.assert_array_equal(rank1[name], rank0[name], err_msg=name)  # DDP keeps replicas bit-identical
 
 
