@@ -70,6 +70,7 @@ def test_train_writes_the_run_folder_and_says_where(run):
     assert json.loads((out / "class_names.json").read_text()) == CLASSES
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model_name"] == "tutorial" and metrics["data"]["image_size"] == [28, 28]
+    assert metrics["dtype_policy"] == "float32"  # "auto" gives bf16 to the fast ResNets only
     assert np.asarray(metrics["confusion_matrix"]).sum() == metrics["data"]["num_validation"] == 60
     assert f"Validation: accuracy {metrics['val_accuracy']:.4f}" in proc.stdout
     assert "Data: 300 images in 10 classes" in proc.stdout and "Epoch 2/2" in proc.stdout
@@ -178,6 +179,26 @@ def one_error_line(proc):
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     return lines[0]
+
+
+def test_precision_option_reaches_the_config_and_every_ranks_command_line(capsys):
+    from cnnkit.cli.main import build_parser
+    from cnnkit.cli.train import _rank_argv, config_from_args
+
+    parser = build_parser()
+    for given, expected in (
+        ([], "auto"),
+        (["--precision", "float32"], "float32"),
+        (["--precision", "mixed_bfloat16"], "mixed_bfloat16"),
+    ):
+        args = parser.parse_args(["train", "data/x", *given])
+        assert config_from_args(args, "data/x", "runs/x").precision == expected
+        argv = _rank_argv(args, "runs/x")
+        assert argv[argv.index("--precision") + 1] == expected
+        assert parser.parse_args(argv).precision == expected  # what a launched rank parses
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "data/x", "--precision", "bf16"])
+    assert "invalid choice: 'bf16'" in capsys.readouterr().err
 
 
 def test_errors_are_one_line_with_exit_code_2(run, data, tmp_path, capsys):

@@ -219,10 +219,12 @@ class Deadline(callbacks.Callback):
             schedule.total_steps = max(1, steps)
 
 
-def _measure(name: str, shape: tuple[int, int, int], classes: int, batch_size: int) -> tuple[float, float]:
+def _measure(
+    name: str, shape: tuple[int, int, int], classes: int, batch_size: int, precision: str = "auto"
+) -> tuple[float, float]:
     """Seconds per image for a training step (with the training augmentation) and for prediction, measured on random
     data of the training shape."""
-    recipe = recipe_for(name)
+    recipe = recipe_for(name, precision=precision)
     model = build_classifier(name, shape, classes)
     model.compile(**recipe.compile_args(None, 1000))
     augment = _augmentation(shape[-1] == 1)
@@ -291,8 +293,12 @@ def plan_budget(
     decode = _decode_seconds(summary, size, "grayscale" if channels == 1 else "rgb")
 
     def plan_for(name: str) -> tuple[BudgetPlan, float]:
-        batch = cfg.batch_size or recipe_for(name).batch_size
-        train_s, predict_s = measure(name, (size, size, channels), summary.num_classes, batch)
+        batch = cfg.batch_size or recipe_for(name, precision=cfg.precision).batch_size
+        shape = (size, size, channels)
+        if cfg.precision == "auto":
+            train_s, predict_s = measure(name, shape, summary.num_classes, batch)
+        else:
+            train_s, predict_s = measure(name, shape, summary.num_classes, batch, cfg.precision)
         final = shown * predict_s * (2 if cfg.tta else 1) + REPORT_SECONDS
         lr_find = 100 * batch * train_s if cfg.lr == "auto" else 0.0
         per_epoch = n_train * train_s + n_val * predict_s + PER_EPOCH_SECONDS

@@ -35,7 +35,7 @@ def lr_find_from_directory(
     summary = inspect_directory(cfg.data_dir)
     name, size = choose_defaults(summary, cfg.model, cfg.image_size)
     color_mode = "grayscale" if summary.grayscale and name in (TUTORIAL, *RECIPE_MODELS) else "rgb"
-    recipe = recipe_for(name)
+    recipe = recipe_for(name, precision=cfg.precision)
     cfg = dataclasses.replace(cfg, batch_size=cfg.batch_size or recipe.batch_size)
     channels = 1 if color_mode == "grayscale" else 3
     say(f"Model: {name} at {size}x{size}x{channels}, batch {cfg.batch_size}.")

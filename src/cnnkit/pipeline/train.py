@@ -84,6 +84,8 @@ class TrainConfig:
     cache: bool | str = True
     verbose: int | str = "auto"  # Keras' rule: a redrawn bar on a terminal, one line per epoch in a pipe or log
     tta: bool = False  # flip test-time augmentation in the final evaluation and the report
+    # "auto": mixed_bfloat16 for the fast ResNets where it measures faster (native bf16 CPUs), else float32
+    precision: str = "auto"
     steps: int | None = None  # the schedule's length in batches (a --budget plan may end inside an epoch)
     callbacks: list = field(default_factory=list)  # extra Keras-style callbacks, run after the built-in ones
 
@@ -178,7 +180,7 @@ def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> 
         logger.warning(warning)
     name, size = choose_defaults(summary, cfg.model, cfg.image_size)
     color_mode = "grayscale" if summary.grayscale and name in (TUTORIAL, *RECIPE_MODELS) else "rgb"
-    recipe = recipe_for(name)
+    recipe = recipe_for(name, precision=cfg.precision)
     cfg = dataclasses.replace(cfg, batch_size=cfg.batch_size or recipe.batch_size)
     channels = 1 if color_mode == "grayscale" else 3
     run = RunFolder(Path(cfg.out))
@@ -196,7 +198,8 @@ def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> 
         f"Model: {name} at {size}x{size}x{channels}, "
         f"{f'{cfg.steps} batches' if cfg.steps else f'{cfg.epochs} epochs'}, batch {cfg.batch_size}, "
         f"lr {cfg.lr or recipe.default_lr}"
-        f"{', one-cycle SGD, label smoothing 0.1' if recipe.one_cycle else ''}."
+        f"{', one-cycle SGD, label smoothing 0.1' if recipe.one_cycle else ''}"
+        f"{', mixed_bfloat16' if recipe.dtype_policy else ''}."
     )
     if resuming:
         say(f"Resuming the interrupted run in {run.path} from its last backup.")
@@ -257,6 +260,7 @@ def _train_locked(cfg: TrainConfig, say: Callable[[str], None], chief: bool) -> 
         },
     }
     run.metrics["tta"] = cfg.tta
+    run.metrics["dtype_policy"] = recipe.dtype_policy or "float32"
     if lr_find is not None:
         run.metrics["lr_find"] = lr_find
     # Without a validation split the report shows the whole folder, unaugmented (rebuilt from metrics["data"]).

@@ -135,6 +135,8 @@ def render_report(
         sections.append(_section("Learning-rate finder", note + _img(png, "learning-rate finder"), "lr-find"))
     if metrics.get("tta") is not None:
         cards.append(_card("test-time augmentation", "flip" if metrics["tta"] else "off"))
+    if metrics.get("dtype_policy"):
+        cards.append(_card("precision", str(metrics["dtype_policy"])))
 
     if predictions is not None and len(predictions.y_true):
         cm = interpret.confusion_matrix(predictions.y_true, predictions.y_pred, len(names))
