@@ -4,11 +4,11 @@ The plan is made from measurements on this machine, now: a sample of the images 
 once and cached, so decoding costs ``images x seconds per image``), and each candidate model takes a few training
 steps (augmentation included) and one prediction batch on data of the training shape, at the batch size it will train
 with. The whole schedule must fit: decoding, the range test when ``--lr auto``, every epoch with its validation pass
-and checkpoints, the final evaluation (twice with flip test-time augmentation) and the report. The candidates form a
-ladder, from the fastest (the tutorial CNN, then the same with BatchNorm and the one-cycle recipe, then ResNetXS) to
-the strongest (ResNetS, ResNetM): the cheapest recipe model is measured first, and the next is measured only while
-the last one gets so many epochs that the next, a few times slower, would still get its minimum. The one-cycle
-schedule is laid over the epochs the winner gets, so the rate has annealed when time is up.
+and checkpoints, the final evaluation (twice with flip test-time augmentation) and the report (timed from one small
+plot). The candidates form a ladder, from the fastest (the tutorial CNN, then the same with BatchNorm and the
+one-cycle recipe) to the strongest (ResNetS, ResNetM): the cheapest recipe model is measured first, and the next is
+measured only while the last one gets so many epochs that the next, a few times slower, would still get its minimum.
+The one-cycle schedule is laid over the epochs the winner gets, so the rate has annealed when time is up.
 
 Measurements on a busy machine can be wrong, so the plan is checked as it runs: after every epoch, the epochs still
 planned are compared with the time left (at the speed the epochs really took), and when they no longer fit, the
@@ -29,6 +29,8 @@ import numpy as np
 import torch
 
 from cnnkit import callbacks, utils
+from cnnkit.data.augment import run_augmentations
+from cnnkit.data.dataset import _apply_augment
 from cnnkit.data.decode import load_array
 from cnnkit.data.loader import default_workers
 from cnnkit.optimizers.schedules import OneCycle
@@ -42,18 +44,23 @@ __all__ = ["BudgetPlan", "Deadline", "parse_budget", "plan_budget", "process_ela
 
 # The ladder, fastest first: each model with the fewest epochs worth training it for, and how many times slower than
 # the rung below it a training step is (so the next rung is measured only when it could get its minimum).
-# Measured on 60,000 Fashion-MNIST images (2 cores, idle): tutorial_bn 38 s an epoch, 90.6% after 3 epochs and 91.0%
-# after 4; ResNetXS 54 s, 89.8% after 2 and 91.0% after 4. So the residual rungs are worth their time only with
-# many epochs; their minimums say so. tutorial_bn anneals its one-cycle schedule within a part of an epoch, and the
-# Adam-trained tutorial CNN takes over only when not even a quarter epoch fits.
+# Measured with `cnnkit train --budget` on 60,000 Fashion-MNIST images (2-core Xeon with AMX, mixed_bfloat16, tested
+# on the 10,000 test images): in 2.5 minutes tutorial_bn trains 10.3 epochs (12 s each) to 91.90%, ResNetXS 8 epochs
+# (16 s) to 90.90%, ResNetS 4.4 epochs (28 s) to 91.98%; in 5 minutes ResNetS 9.2 epochs to 93.19%. On an AVX2 EPYC
+# in float32 ResNetXS was behind tutorial_bn as well (89.8% after 2 epochs of 54 s against 90.6% after 3 of 38 s).
+# So ResNetXS is not a rung; ResNetS takes over from about 3.5 epochs, at 2.8x tutorial_bn's step time (2.77x in
+# bf16, 2.87x in float32); ResNetM (1.8-2.3x ResNetS) only with many epochs. tutorial_bn anneals its one-cycle
+# schedule within a part of an epoch, and the Adam-trained tutorial CNN takes over only when not even a quarter epoch
+# fits.
 CANDIDATES = (
     ("tutorial", 1, 1.0),
     ("tutorial_bn", 0.25, 1.0),
-    ("ResNetXS", 8, 1.4),
-    ("ResNetS", 8, 1.8),
-    ("ResNetM", 10, 3.5),
+    ("ResNetS", 3.5, 2.8),
+    ("ResNetM", 10, 2.0),
 )
-REPORT_SECONDS = 10.0  # writing model.cnnkit and report.html (Grad-CAM, plots), measured at 3-8 s on 2 cores
+# After training: the model file and report.html (plots, Grad-CAM), as this machine draws plots: measured 2-3 s on a
+# 2-core Xeon (one plot 0.12 s), 3-8 s on a slower 2-core EPYC.
+REPORT_BASE_SECONDS, REPORT_PLOTS = 1.5, 20
 PER_EPOCH_SECONDS = 0.5  # the backup and best checkpoint written after every epoch
 GROWTH = 1.5  # how far the re-plan may lengthen the schedule when epochs run faster than measured
 
@@ -167,6 +174,8 @@ class Deadline(callbacks.Callback):
         self.done = 0  # batches trained
         self.stopped_early = False
         self.replanned: list[tuple[int, int]] = []  # (after batch, batches now planned)
+        self.epoch_seconds: list[float] = []  # each epoch's time, its validation pass and checkpoints included
+        self.ended: float | None = None  # the clock when fit() ended
         self._last: float | None = None
         self._epoch_start: float | None = None
         self._epoch_first = 0  # self.done when the epoch began
@@ -197,6 +206,7 @@ class Deadline(callbacks.Callback):
         self._epoch_start = now  # the next epoch's time includes this epoch's checkpoints, written after it
         if batches <= 0 or took <= 0:
             return
+        self.epoch_seconds.append(took)
         self._slowest_batch = max(self._slowest_batch, took / batches)
         if self.steps is None or self.model.stop_training:
             return
@@ -210,6 +220,9 @@ class Deadline(callbacks.Callback):
         elif self.max_steps is not None and fit > self.steps * 1.02 + 1 and self.steps < self.max_steps:
             # Only a real gain (over 2% and a batch) moves the schedule: each move bends the rate's curve a little.
             self._replan(min(fit, self.max_steps))
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.ended = self.clock()
 
     def _replan(self, steps: int) -> None:
         self.steps = steps
@@ -233,11 +246,8 @@ def _measure(
     labels = np.arange(batch_size) % classes
     y = np.eye(classes, dtype="float32")[labels] if recipe.label_mode == "categorical" else labels
 
-    def step() -> None:
-        images = x
-        for layer in augment:
-            images = layer(images, training=True)
-        model.train_on_batch(images, y)
+    def step() -> None:  # the augmentation as the pipeline runs it: the flip folded into the shift's resample
+        model.train_on_batch(run_augmentations(augment, x, _apply_augment), y)
 
     step()  # the first steps build kernels and caches: not timed
     step()
@@ -251,6 +261,18 @@ def _measure(
     start = time.perf_counter()
     model.predict(xp, batch_size=len(xp), verbose=0)
     return train_s, (time.perf_counter() - start) / len(xp)
+
+
+def _report_seconds() -> float:
+    """What writing the model and the report will take here: ``REPORT_BASE_SECONDS`` and ``REPORT_PLOTS`` times one
+    small plot, timed now (after one untimed plot: the first loads matplotlib's fonts, which the report needs too)."""
+    from cnnkit.report import plots
+
+    history = {"loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.7, 0.5], "accuracy": [0.6, 0.8, 0.9]}
+    plots.training_curves_png(history)
+    start = time.perf_counter()
+    plots.training_curves_png(history)
+    return REPORT_BASE_SECONDS + REPORT_PLOTS * (time.perf_counter() - start)
 
 
 def _decode_seconds(summary: DataSummary, size: int, color_mode: str, sample: int = 48) -> float:
@@ -291,6 +313,7 @@ def plan_budget(
         return max(1, math.ceil(n_train / batch))
 
     decode = _decode_seconds(summary, size, "grayscale" if channels == 1 else "rgb")
+    report = _report_seconds()
 
     def plan_for(name: str) -> tuple[BudgetPlan, float]:
         batch = cfg.batch_size or recipe_for(name, precision=cfg.precision).batch_size
@@ -299,7 +322,7 @@ def plan_budget(
             train_s, predict_s = measure(name, shape, summary.num_classes, batch)
         else:
             train_s, predict_s = measure(name, shape, summary.num_classes, batch, cfg.precision)
-        final = shown * predict_s * (2 if cfg.tta else 1) + REPORT_SECONDS
+        final = shown * predict_s * (2 if cfg.tta else 1) + report
         lr_find = 100 * batch * train_s if cfg.lr == "auto" else 0.0
         per_epoch = n_train * train_s + n_val * predict_s + PER_EPOCH_SECONDS
         per_batch = per_epoch / steps_per_epoch(batch)  # validation and checkpoints spread over the batches
@@ -370,14 +393,19 @@ def train_with_budget(
         callbacks=[*cfg.callbacks, guard],
     )
     result = train_from_directory(run_cfg, progress)
+    wall = time.perf_counter() - started
     result.metrics["budget"] = {
         "budget_s": budget_s,
         "plan": plan.describe(),
         "expected_s": round(plan.expected_s, 1),
-        "wall_s": round(time.perf_counter() - started, 1),
+        "wall_s": round(wall, 1),
+        # what followed training (final evaluation, model file, report): the plan allowed final_s for it
+        "after_training_s": round(wall - (guard.ended - started), 1) if guard.ended is not None else None,
+        "final_s_planned": round(plan.final_s, 1),
         "stopped_by_deadline": guard.stopped_early,
         "batches": guard.done,
         "replanned": [{"after_batch": done, "batches": steps} for done, steps in guard.replanned],
+        "epoch_seconds": [round(s, 2) for s in guard.epoch_seconds],
     }
     write_json(result.run_dir / METRICS_FILE, result.metrics)
     return result, plan
