@@ -55,7 +55,7 @@ def test_plan_climbs_the_ladder_while_the_stronger_model_still_gets_its_epochs(f
     }
     measured = []
 
-    def measure(name, shape, classes, batch):
+    def measure(name, shape, classes, batch, precision):
         measured.append((name, batch))
         return speeds[name]
 

@@ -291,7 +291,7 @@ def plan_budget(
     budget_s: float,
     summary: DataSummary | None = None,
     started: float | None = None,
-    measure: Callable[[str, tuple[int, int, int], int, int], tuple[float, float]] = _measure,
+    measure: Callable[[str, tuple[int, int, int], int, int, str], tuple[float, float]] = _measure,
 ) -> BudgetPlan:
     """Chooses the model, image size and epochs so the whole run ends within ``budget_s`` of ``started``.
 
@@ -317,11 +317,7 @@ def plan_budget(
 
     def plan_for(name: str) -> tuple[BudgetPlan, float]:
         batch = cfg.batch_size or recipe_for(name, precision=cfg.precision).batch_size
-        shape = (size, size, channels)
-        if cfg.precision == "auto":
-            train_s, predict_s = measure(name, shape, summary.num_classes, batch)
-        else:
-            train_s, predict_s = measure(name, shape, summary.num_classes, batch, cfg.precision)
+        train_s, predict_s = measure(name, (size, size, channels), summary.num_classes, batch, cfg.precision)
         final = shown * predict_s * (2 if cfg.tta else 1) + report
         lr_find = 100 * batch * train_s if cfg.lr == "auto" else 0.0
         per_epoch = n_train * train_s + n_val * predict_s + PER_EPOCH_SECONDS

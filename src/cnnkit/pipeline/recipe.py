@@ -33,7 +33,7 @@ BF16_GAIN = 1.15  # bf16 must train at least this many times faster to be chosen
 
 @functools.lru_cache(maxsize=1)
 def bf16_faster() -> bool:
-    """Whether ``mixed_bfloat16`` trains faster than float32 on this CPU, measured once per process (about 0.3 s).
+    """Whether ``mixed_bfloat16`` trains faster than float32 on this CPU, measured once per process (0.4-0.7 s idle).
 
     Only a CPU with native bfloat16 (AVX512-BF16 or AMX) is measured; elsewhere bf16 is emulated and many times
     slower. bf16 is chosen when ``bf16_speedup`` is at least ``BF16_GAIN``.
