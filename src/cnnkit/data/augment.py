@@ -191,8 +191,19 @@ def run_geometry(images: torch.Tensor, steps: list[tuple]) -> torch.Tensor:
     return images if before is None else apply_flips(images, before)
 
 
-def run_augmentations(fns: list, images: torch.Tensor, apply: Callable[[Any, torch.Tensor], torch.Tensor]):
-    """Run ``fns`` over a (batch, H, W, C) float batch in order; ``apply(fn, images)`` runs one of them.
+def apply_augmentation(fn: Any, images: torch.Tensor) -> torch.Tensor:
+    """Runs one augmentation on a batch: a preprocessing layer (anything with Keras' ``call``) in training mode, a
+    plain function on the batch."""
+    if hasattr(fn, "call") and callable(fn):
+        return fn(images, training=True)
+    return fn(images)
+
+
+def run_augmentations(
+    fns: list, images: torch.Tensor, apply: Callable[[Any, torch.Tensor], torch.Tensor] = apply_augmentation
+):
+    """Run ``fns`` over a (batch, H, W, C) float batch in order, as the data pipeline does; ``apply(fn, images)``
+    runs one of them (by default :func:`apply_augmentation`).
 
     A function with ``draw_geometry(batch, height, width)`` (the built-in flip, rotation, zoom and translation
     layers) that returns a draw joins a run of geometric steps done by :func:`run_geometry`. Its random draws are

@@ -15,13 +15,6 @@ from cnnkit.data.augment import run_augmentations
 from cnnkit.data.seeding import epoch_permutation, mix, seed_scope
 
 
-def _apply_augment(fn: Any, images: torch.Tensor) -> torch.Tensor:
-    # A preprocessing layer (anything with Keras' `call`) runs in training mode; a plain function gets the batch.
-    if hasattr(fn, "call") and callable(fn):
-        return fn(images, training=True)
-    return fn(images)
-
-
 class ImageDataset:
     """Batches of ``(images, labels)``: images float32 (batch, H, W, C) in 0..255, channels-last, like Keras.
 
@@ -160,7 +153,7 @@ class ImageDataset:
         if self.augment or self._maps:
             with seed_scope(scope_seed):
                 # flips fold into the rotation/zoom/translation resample next to them (see augment.run_geometry)
-                images = run_augmentations(self.augment, images, _apply_augment)
+                images = run_augmentations(self.augment, images)
                 for fn in self._maps:
                     if labels is None:
                         images = fn(images)

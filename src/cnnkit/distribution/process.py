@@ -8,8 +8,12 @@ calls :func:`barrier` or :func:`is_chief` unconditionally.
 
 from __future__ import annotations
 
+import atexit
 import os
+import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -112,7 +116,56 @@ def initialize(
     timeout = timedelta(minutes=30)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     dist.init_process_group(backend_for(device), store=_store(rank, world, timeout), rank=rank, world_size=world)
+    atexit.register(_leave)
     return dist.get_world_size() > 1
+
+
+def _leave() -> None:
+    """Leaves the group this module joined, at exit, while the interpreter is still whole.
+
+    A gloo worker thread drops its last collective's tensors just after the caller was told the collective finished;
+    when that thread is held up until the interpreter is finalizing, dropping them needs the GIL, which it can no
+    longer take, and the process aborts after its work is done (``terminate called without an active exception``,
+    exit -6, reported by torchrun as a failed run; PyTorch issue 190489). So the group is destroyed here and the exit
+    waits, up to a second, until no other thread of the process is still running.
+    """
+    if not dist.is_initialized():
+        return
+    dist.destroy_process_group()
+    _quiet(1.0)
+
+
+def _quiet(limit: float) -> bool:
+    """Waits up to ``limit`` seconds until no other thread of this process is running; True once none is.
+
+    Quiet means quiet in two looks a millisecond apart with the GIL released between them: a thread that was
+    blocked waiting for the GIL at the first look (not running, yet not done) takes it in that millisecond.
+    """
+    deadline, quiet_looks = time.monotonic() + limit, 0
+    while quiet_looks < 2:
+        quiet_looks = 0 if _threads_running() else quiet_looks + 1
+        if quiet_looks < 2:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+    return True
+
+
+def _threads_running() -> bool:
+    """Whether a thread of this process other than the caller is running or runnable (Linux; False elsewhere)."""
+    me = str(threading.get_native_id())
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if tid != me and stat.rpartition(")")[2].split()[:1] == ["R"]:
+            return True
+    return False
 
 
 def _store(rank: int, world: int, timeout: timedelta) -> dist.Store:

@@ -30,7 +30,6 @@ import torch
 
 from cnnkit import callbacks, utils
 from cnnkit.data.augment import run_augmentations
-from cnnkit.data.dataset import _apply_augment
 from cnnkit.data.decode import load_array
 from cnnkit.data.loader import default_workers
 from cnnkit.optimizers.schedules import OneCycle
@@ -247,7 +246,7 @@ def _measure(
     y = np.eye(classes, dtype="float32")[labels] if recipe.label_mode == "categorical" else labels
 
     def step() -> None:  # the augmentation as the pipeline runs it: the flip folded into the shift's resample
-        model.train_on_batch(run_augmentations(augment, x, _apply_augment), y)
+        model.train_on_batch(run_augmentations(augment, x), y)
 
     step()  # the first steps build kernels and caches: not timed
     step()
