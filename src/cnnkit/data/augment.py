@@ -78,6 +78,13 @@ def _wrap_pad1(x: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=16)
+def _pixel_grid(h: int, w: int, device: torch.device) -> torch.Tensor:
+    """(H*W, 3): every output pixel's (x, y, 1), row by row, cached per size."""
+    xs, ys = _base_grid(h, w, device)
+    return torch.stack([xs[0], ys[0], torch.ones_like(xs[0])], dim=1)
+
+
+@functools.lru_cache(maxsize=16)
 def _base_grid(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Pixel coordinates x and y, each (1, H*W), cached per size."""
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
@@ -124,7 +131,7 @@ def affine_sample(
     pass: a flip before mirrors the sampling coordinates (after rounding, for "nearest"), a flip after mirrors the
     output pixel coordinates. Every fill mode is symmetric under a mirror, so the result is the two ops' result.
     """
-    b, h, w, c = images.shape
+    b, h, w, _ = images.shape
     t = transforms.to(images.device, torch.float32)
     x = images.permute(0, 3, 1, 2)
     pad, mode = 0, "border"
@@ -138,16 +145,24 @@ def affine_sample(
         x = _wrap_pad1(x)
     # pixel coordinate u (0 .. size-1 in the unpadded image) -> grid value (2 (u + pad) + 1) / padded_size - 1
     sx, sy = 2.0 / (w + 2 * pad), 2.0 / (h + 2 * pad)
-    xs, ys = _base_grid(h, w, images.device)
-    grid = torch.empty((b, h * w, 2), device=images.device)
-    gx, gy = grid[..., 0], grid[..., 1]
-    if flip_after is not None:  # output pixel (x, y) of a flipped result is pixel (w-1-x, y) of the unflipped one
-        xs, ys = _flip_coords(xs, flip_after[0], w), _flip_coords(ys, flip_after[1], h)
-    if flip_before is not None and interpolation != "nearest" and fill_mode != "wrap":
-        # Bilinear: the flip becomes sign changes and offsets of the coefficients (the same map up to float
-        # rounding), so the grid is written in two fused passes below instead of one pass per step in pixel space.
-        t, flip_before = _fold_flip_before(t, flip_before, h, w), None
-    if interpolation == "nearest" or fill_mode == "wrap" or flip_before is not None:  # work in pixel space first
+    if interpolation != "nearest" and fill_mode != "wrap":
+        # Bilinear: a flip before becomes sign changes and offsets of the coefficients (the same map up to float
+        # rounding), the normalization scales them, and one matmul of every output pixel's (x, y, 1) with each
+        # image's 3x2 coefficients writes the grid; a flip after mirrors the flipped images' grids (exactly).
+        if flip_before is not None:
+            t = _fold_flip_before(t, flip_before, h, w)
+        coef = t * torch.tensor([sx, sx, sx, sy, sy, sy], device=t.device)
+        coef[:, 2] += (pad + 0.5) * sx - 1.0
+        coef[:, 5] += (pad + 0.5) * sy - 1.0
+        grid = torch.matmul(_pixel_grid(h, w, images.device), coef.view(b, 2, 3).transpose(1, 2)).view(b, h, w, 2)
+        for mask, dim in zip(flip_after or (), (2, 1)):
+            if mask is not None:
+                m = mask.to(grid.device)
+                grid[m] = grid[m].flip(dim)
+    else:  # nearest rounds, and wrap takes a remainder, in pixel space
+        xs, ys = _base_grid(h, w, images.device)
+        if flip_after is not None:  # output pixel (x, y) of a flipped result is pixel (w-1-x, y) of the unflipped one
+            xs, ys = _flip_coords(xs, flip_after[0], w), _flip_coords(ys, flip_after[1], h)
         u = t[:, 0:1] * xs + t[:, 1:2] * ys + t[:, 2:3]
         v = t[:, 3:4] * xs + t[:, 4:5] * ys + t[:, 5:6]
         if interpolation == "nearest":  # round here (half to even, as Keras): normalizing could tip a .5
@@ -156,12 +171,9 @@ def affine_sample(
             u, v = _flip_coords(u, flip_before[0], w), _flip_coords(v, flip_before[1], h)
         if fill_mode == "wrap":
             u, v = torch.remainder(u, w), torch.remainder(v, h)
-        torch.mul(u.add_(pad + 0.5), sx, out=gx).sub_(1.0)
-        torch.mul(v.add_(pad + 0.5), sy, out=gy).sub_(1.0)
-    else:  # the shift and the normalization folded into the transform's coefficients, written into the grid
-        torch.mul(xs, t[:, 0:1] * sx, out=gx).addcmul_(ys, t[:, 1:2] * sx).add_((t[:, 2:3] + pad + 0.5) * sx - 1.0)
-        torch.mul(xs, t[:, 3:4] * sy, out=gy).addcmul_(ys, t[:, 4:5] * sy).add_((t[:, 5:6] + pad + 0.5) * sy - 1.0)
-    out = F.grid_sample(x, grid.view(b, h, w, 2), mode=interpolation, padding_mode=mode, align_corners=False)
+        grid = torch.stack([u.add_(pad + 0.5).mul_(sx).sub_(1.0), v.add_(pad + 0.5).mul_(sy).sub_(1.0)], dim=-1)
+        grid = grid.view(b, h, w, 2)
+    out = F.grid_sample(x, grid, mode=interpolation, padding_mode=mode, align_corners=False)
     return out.permute(0, 2, 3, 1)
 
 
