@@ -57,7 +57,7 @@ def test_a_group_joined_through_cnnkit_is_destroyed_before_the_interpreter_final
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for r in range(2)
     ]
     for p in procs:

@@ -155,10 +155,8 @@ def affine_sample(
         coef[:, 2] += (pad + 0.5) * sx - 1.0
         coef[:, 5] += (pad + 0.5) * sy - 1.0
         grid = torch.matmul(_pixel_grid(h, w, images.device), coef.view(b, 2, 3).transpose(1, 2)).view(b, h, w, 2)
-        for mask, dim in zip(flip_after or (), (2, 1)):
-            if mask is not None:
-                m = mask.to(grid.device)
-                grid[m] = grid[m].flip(dim)
+        if flip_after is not None:  # the grid is laid out like the images: flipping it mirrors the output
+            grid = apply_flips(grid, flip_after)
     else:  # nearest rounds, and wrap takes a remainder, in pixel space
         xs, ys = _base_grid(h, w, images.device)
         if flip_after is not None:  # output pixel (x, y) of a flipped result is pixel (w-1-x, y) of the unflipped one

@@ -159,11 +159,13 @@ def _threads_running() -> bool:
     except OSError:
         return False
     for tid in tids:
+        if tid == me:
+            continue
         try:
             stat = Path(f"/proc/self/task/{tid}/stat").read_text()
         except OSError:  # the thread ended meanwhile
             continue
-        if tid != me and stat.rpartition(")")[2].split()[:1] == ["R"]:
+        if stat.rpartition(")")[2].split()[:1] == ["R"]:
             return True
     return False
 
