@@ -1,6 +1,7 @@
 """`--budget`: the plan from measured speed, the deadline guard, and a real run that ends within its budget."""
 
 import json
+import os
 import time
 
 import pytest
@@ -57,7 +58,7 @@ def test_plan_climbs_the_ladder_while_the_stronger_model_still_gets_its_epochs(f
 
     def measure(name, shape, classes, batch, precision):
         measured.append((name, batch))
-        return speeds[name]
+        return (*speeds[name], 0.5)  # and 0.5 s of checkpoints after each epoch
 
     def plan(budget, **kwargs):
         measured.clear()
@@ -137,15 +138,39 @@ def test_deadline_shortens_the_one_cycle_schedule_to_the_batches_that_fit():
 
     epoch(0, 8.0)  # 8 s for 50 batches: all 500 fit in 100 s
     assert guard.steps == 500 and schedule.total_steps == 500 and not guard.replanned
-    epoch(1, 15.0)  # 0.3 s a batch: 100 done + 77 s // 0.3 s = 356 in all
-    assert guard.steps == 356 and schedule.total_steps == 356 and guard.replanned == [(100, 356)]
+    epoch(1, 15.0)  # 0.3 s a batch; the median of 0.16 and 0.3 (and the average) is 0.23 s: 100 + 77 s // 0.23 s
+    assert guard.steps == 434 and schedule.total_steps == 434 and guard.replanned == [(100, 434)]
+    epoch(2, 15.0)  # two of the last three at 0.3 s: the slowdown lasts, 150 + 62 s // 0.3 s = 356 in all
+    assert guard.steps == 356 and schedule.total_steps == 356 and guard.replanned == [(100, 434), (150, 356)]
     assert schedule(356) == pytest.approx(0.2 / 1e5) and schedule(300) > 100 * schedule(356)  # annealed at the end
-    for index in range(2, 7):
+    for index in range(3, 7):
         epoch(index, 15.0)
-        assert not guard.model.stop_training
+        assert not guard.model.stop_training and guard.steps == 356
     epoch(7, 15.0)
     # The 356th batch is the 6th of the 8th epoch: training stops there, inside the epoch, before the deadline.
     assert guard.model.stop_training and guard.done == 356 and guard.stopped_early and now[0] < 100
+
+
+def test_a_shortfall_within_the_margin_ends_at_the_deadline_without_moving_the_schedule():
+    guard, schedule, now, epoch = _one_cycle_guard(500)
+    for index in range(10):
+        epoch(index, 10.2)  # 0.204 s a batch: 490 of the 500 fit, within REPLAN_MARGIN (2%) and a batch
+        if guard.model.stop_training:
+            break
+    assert not guard.replanned and schedule.total_steps == 500
+    # The deadline stops the 10th epoch at its 40th batch; the rate is under 1% of its peak there.
+    assert guard.stopped_early and guard.done == 490 and index == 9 and now[0] <= 100
+    assert schedule(490) < 0.01 * 0.2
+
+
+def test_one_slow_epoch_counts_in_the_average_but_does_not_set_the_pace():
+    guard, schedule, now, epoch = _one_cycle_guard(500)
+    for index in range(3):
+        epoch(index, 8.0)  # 0.16 s a batch
+    epoch(3, 30.0)  # one burst of 0.6 s a batch
+    # The median of the last three is still 0.16 s; the average, 54 s over 200 batches, is 0.27 s and sets the pace:
+    # 200 + 46 s // 0.27 s = 370 (the slowest epoch's pace would have cut the run to 200 + 46 s // 0.6 s = 276).
+    assert guard.pace() == pytest.approx(0.27) and guard.steps == 370 and schedule.total_steps == 370
 
 
 def test_deadline_lengthens_the_schedule_when_epochs_run_faster_than_planned():
@@ -155,15 +180,18 @@ def test_deadline_lengthens_the_schedule_when_epochs_run_faster_than_planned():
     assert guard.steps == 200 and schedule.total_steps == 200 and guard.replanned == [(50, 200)]
     epoch(1, 25.0)  # the same pace: 200 still fit, nothing changes
     assert guard.steps == 200 and guard.replanned == [(50, 200)]
-    epoch(2, 12.5)  # 0.25 s a batch now, but the slowest epoch sets the pace: 150 + 37.5 s // 0.5 s = 225
-    assert guard.steps == 225 and schedule.total_steps == 225
-    epoch(3, 12.5)  # 200 + 25 s // 0.5 s = 250
-    assert guard.steps == 250 and guard.replanned == [(50, 200), (150, 225), (200, 250)]
-    epoch(4, 12.5)
-    # The 250th batch ends training, the schedule annealed there, 12.5 s before the deadline; not a deadline stop.
-    assert guard.model.stop_training and guard.done == 250 and not guard.stopped_early and now[0] == 87.5
-    assert schedule(250) == pytest.approx(0.2 / 1e5) and schedule.total_steps == 250
-    assert guard.epoch_seconds == [25.0, 25.0, 12.5, 12.5, 12.5]  # what metrics.json reports for each epoch
+    epoch(2, 12.5)  # 0.25 s a batch now, but one fast epoch is not the pace: the median of the last three is 0.5 s,
+    assert guard.steps == 225 and schedule.total_steps == 225  # 150 + 37.5 s // 0.5 s
+    epoch(3, 12.5)  # the median is 0.25 s, the average 75 s / 200 = 0.375 s sets the pace: 200 + 25 s // 0.375 s
+    assert guard.steps == 266
+    epoch(4, 12.5)  # 87.5 s / 250 = 0.35 s: 250 + 12.5 s // 0.35 s = 285
+    assert guard.steps == 285 and guard.replanned == [(50, 200), (150, 225), (200, 266), (250, 285)]
+    epoch(5, 12.5)
+    # The 285th batch (the 35th of the 6th epoch) ends training, the schedule annealed there, 3.75 s before the
+    # deadline; not a deadline stop.
+    assert guard.model.stop_training and guard.done == 285 and not guard.stopped_early and now[0] == 96.25
+    assert schedule(285) == pytest.approx(0.2 / 1e5) and schedule.total_steps == 285
+    assert guard.epoch_seconds == [25.0, 25.0, 12.5, 12.5, 12.5, 8.75]  # what metrics.json reports for each epoch
 
 
 def test_deadline_never_lengthens_past_max_steps():
@@ -200,11 +228,29 @@ def test_a_60_second_budget_ends_within_10_percent(folder, tmp_path):
     # close to the budget. (Not a lower bound on wall time: the plan's speed estimate comes from the first steps,
     # and on a shared machine the rest of the run can be much faster or slower than they were.)
     # With the re-plan it may run more epochs than planned when they ran faster than measured.
-    assert metrics["epochs"] >= plan.epochs or wall >= 50, (wall, metrics["epochs"], plan, lines)
-    assert metrics["budget"]["batches"] >= plan.steps or wall >= 50, (wall, metrics["budget"], plan, lines)
+    assert metrics["epochs"] >= plan.epochs or wall >= 50, (wall, metrics["epochs"], plan, metrics["budget"])
+    assert metrics["budget"]["batches"] >= plan.steps or wall >= 50, (wall, plan, metrics["budget"])
     assert metrics["budget"]["plan"] == plan.describe() and metrics["budget"]["budget_s"] == 60
     assert len(metrics["budget"]["epoch_seconds"]) == metrics["epochs"]
     assert 0 < metrics["budget"]["after_training_s"] < wall and metrics["budget"]["final_s_planned"] == round(
         plan.final_s, 1
     )
     assert (result.run_dir / "report.html").is_file()
+
+
+def test_measure_times_training_prediction_and_the_per_epoch_checkpoints(monkeypatch, tmp_path):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the scratch folder of the checkpoints goes here
+    saved = []
+    real_save = budget_module.callbacks.ModelCheckpoint.on_epoch_end
+
+    def on_epoch_end(self, epoch, logs=None):
+        real_save(self, epoch, logs)
+        saved.append((epoch, os.path.isfile(self.filepath)))
+
+    monkeypatch.setattr(budget_module.callbacks.ModelCheckpoint, "on_epoch_end", on_epoch_end)
+    train_s, predict_s, epoch_end_s = budget_module._measure("tutorial_bn", (16, 16, 1), 3, 16, "float32")
+    assert train_s > 0 and predict_s > 0 and epoch_end_s > 0
+    assert saved == [(0, True), (1, True)]  # the best checkpoint really written after both timed epochs
+    assert list(tmp_path.iterdir()) == []  # and the scratch folder removed

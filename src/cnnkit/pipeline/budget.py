@@ -21,9 +21,13 @@ from __future__ import annotations
 import math
 import os
 import re
+import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,7 +41,7 @@ from cnnkit.pipeline.inspect import DataSummary, _images_in, inspect_directory
 from cnnkit.pipeline.models import build_classifier
 from cnnkit.pipeline.recipe import recipe_for
 from cnnkit.pipeline.run_folder import METRICS_FILE, write_json
-from cnnkit.pipeline.train import TrainConfig, TrainResult, _augmentation, train_from_directory
+from cnnkit.pipeline.train import TrainConfig, TrainResult, _augmentation, _callbacks, train_from_directory
 
 __all__ = ["BudgetPlan", "Deadline", "parse_budget", "plan_budget", "process_elapsed", "train_with_budget"]
 
@@ -60,8 +64,9 @@ CANDIDATES = (
 # After training: the model file and report.html (plots, Grad-CAM), as this machine draws plots: measured 2-3 s on a
 # 2-core Xeon (one plot 0.12 s), 3-8 s on a slower 2-core EPYC.
 REPORT_BASE_SECONDS, REPORT_PLOTS = 1.5, 20
-PER_EPOCH_SECONDS = 0.5  # the backup and best checkpoint written after every epoch
 GROWTH = 1.5  # how far the re-plan may lengthen the schedule when epochs run faster than measured
+RECENT = 3  # the deadline follows the median pace of this many last epochs
+REPLAN_MARGIN = 0.02  # the deadline moves the schedule when more or fewer batches than this share fit
 
 
 def parse_budget(text: str | float | int) -> float:
@@ -150,10 +155,13 @@ class Deadline(callbacks.Callback):
     ``steps`` batches when given, and after each epoch fits a step-based schedule (``OneCycle``) to the batches that
     fit at the measured speed.
 
-    Epoch times include the validation pass and the checkpoints; the slowest epoch so far sets the pace. When fewer
-    batches fit than planned, the schedule's ``total_steps`` is cut to them, so the rate anneals fully before the
-    deadline instead of being cut off while still high. When more fit (the plan's measurement was pessimistic) and
-    ``max_steps`` allows, the schedule is lengthened to them, so the budget is not left unused.
+    Epoch times include the validation pass and the checkpoints. The pace is the slower of the run's average so far
+    and the median of the last ``RECENT`` epochs: one slow epoch (another process's burst, a pause) does not shrink the
+    rest of the run, a lasting slowdown is followed from its second epoch, and the batch-level check stops training at
+    the deadline whatever the pace said. When fewer batches fit than planned, the schedule's ``total_steps`` is cut to
+    them, so the rate anneals fully before the deadline instead of being cut off while still high. When more fit (the
+    plan's measurement was pessimistic) and ``max_steps`` allows, the schedule is lengthened to them, so the budget is
+    not left unused.
 
     Example:
         >>> model.fit(ds, epochs=10, callbacks=[Deadline(time.perf_counter() + 60, steps=4000)])  # doctest: +SKIP
@@ -178,7 +186,8 @@ class Deadline(callbacks.Callback):
         self._last: float | None = None
         self._epoch_start: float | None = None
         self._epoch_first = 0  # self.done when the epoch began
-        self._slowest_batch = 0.0  # seconds a batch, its share of validation and checkpoints included
+        self._paces: list[float] = []  # each epoch's seconds a batch, its validation and checkpoints included
+        self._timed_batches = 0  # the batches of the epochs in epoch_seconds
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.done += 1
@@ -206,22 +215,31 @@ class Deadline(callbacks.Callback):
         if batches <= 0 or took <= 0:
             return
         self.epoch_seconds.append(took)
-        self._slowest_batch = max(self._slowest_batch, took / batches)
+        self._paces.append(took / batches)
+        self._timed_batches += batches
         if self.steps is None or self.model.stop_training:
             return
-        fit = self.done + int((self.deadline - now) // self._slowest_batch)
-        if fit < self.steps:
+        fit = self.done + int((self.deadline - now) // self.pace())
+        # Only a real change (over REPLAN_MARGIN and a batch) moves the schedule: each move bends the rate's curve a
+        # little. A shortfall within it ends at the deadline with the rate all but annealed.
+        if fit < self.steps * (1 - REPLAN_MARGIN) - 1:
             self._shortened = True
             self._replan(max(self.done, fit))
             if self.done >= self.steps:
                 self.stopped_early = True
                 self.model.stop_training = True
-        elif self.max_steps is not None and fit > self.steps * 1.02 + 1 and self.steps < self.max_steps:
-            # Only a real gain (over 2% and a batch) moves the schedule: each move bends the rate's curve a little.
+        elif self.max_steps is not None and fit > self.steps * (1 + REPLAN_MARGIN) + 1 and self.steps < self.max_steps:
             self._replan(min(fit, self.max_steps))
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.ended = self.clock()
+
+    def pace(self) -> float:
+        """Seconds a batch to plan the rest with: the slower of the average over the epochs so far and the median of
+        the last ``RECENT`` (0 before the first epoch ends)."""
+        if not self._paces:
+            return 0.0
+        return max(sum(self.epoch_seconds) / self._timed_batches, statistics.median(self._paces[-RECENT:]))
 
     def _replan(self, steps: int) -> None:
         self.steps = steps
@@ -233,9 +251,10 @@ class Deadline(callbacks.Callback):
 
 def _measure(
     name: str, shape: tuple[int, int, int], classes: int, batch_size: int, precision: str = "auto"
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """Seconds per image for a training step (with the training augmentation) and for prediction, measured on random
-    data of the training shape."""
+    data of the training shape, and the seconds the run's per-epoch callbacks (backup, best checkpoint, history,
+    early-stopping weights) take after an epoch of this model."""
     recipe = recipe_for(name, precision=precision)
     model = build_classifier(name, shape, classes)
     model.compile(**recipe.compile_args(None, 1000))
@@ -250,16 +269,40 @@ def _measure(
 
     step()  # the first steps build kernels and caches: not timed
     step()
-    steps, start = 0, time.perf_counter()
-    while steps < 3 or (steps < 20 and time.perf_counter() - start < 1.5):
+    took: list[float] = []
+    start = time.perf_counter()
+    while len(took) < 3 or (len(took) < 20 and time.perf_counter() - start < 1.5):
+        began = time.perf_counter()
         step()
-        steps += 1
-    train_s = (time.perf_counter() - start) / (steps * batch_size)
+        took.append(time.perf_counter() - began)
+    # The median step: the last kernels built late, or another process's burst, do not set the speed of the run.
+    train_s = statistics.median(took) / batch_size
     xp = torch.cat([x] * max(1, 256 // batch_size))
     model.predict(xp[:batch_size], batch_size=len(xp), verbose=0)
     start = time.perf_counter()
     model.predict(xp, batch_size=len(xp), verbose=0)
-    return train_s, (time.perf_counter() - start) / len(xp)
+    predict_s = (time.perf_counter() - start) / len(xp)
+    return train_s, predict_s, _epoch_end_seconds(model)
+
+
+def _epoch_end_seconds(model: Any) -> float:
+    """What the run's callbacks take after an epoch of ``model`` (every one saving: the worst case), timed on two
+    epochs in a scratch folder; the slower counts."""
+    with tempfile.TemporaryDirectory(prefix="cnnkit-budget-") as scratch:
+        run = Path(scratch)
+        hooks = _callbacks(TrainConfig(scratch, scratch), run, resuming=False, has_val=True)
+        for hook in hooks:
+            hook.set_model(model)
+            hook.on_train_begin({})
+        took = []
+        for epoch, loss in enumerate((1.0, 0.9)):  # improving: the best checkpoint is written both times
+            for hook in hooks:
+                hook.on_epoch_begin(epoch, {})
+            start = time.perf_counter()
+            for hook in hooks:
+                hook.on_epoch_end(epoch, {"loss": loss, "val_loss": loss})
+            took.append(time.perf_counter() - start)
+        return max(took)
 
 
 def _report_seconds() -> float:
@@ -290,7 +333,7 @@ def plan_budget(
     budget_s: float,
     summary: DataSummary | None = None,
     started: float | None = None,
-    measure: Callable[[str, tuple[int, int, int], int, int, str], tuple[float, float]] = _measure,
+    measure: Callable[[str, tuple[int, int, int], int, int, str], tuple[float, float, float]] = _measure,
 ) -> BudgetPlan:
     """Chooses the model, image size and epochs so the whole run ends within ``budget_s`` of ``started``.
 
@@ -316,10 +359,12 @@ def plan_budget(
 
     def plan_for(name: str) -> tuple[BudgetPlan, float]:
         batch = cfg.batch_size or recipe_for(name, precision=cfg.precision).batch_size
-        train_s, predict_s = measure(name, (size, size, channels), summary.num_classes, batch, cfg.precision)
+        train_s, predict_s, epoch_end_s = measure(
+            name, (size, size, channels), summary.num_classes, batch, cfg.precision
+        )
         final = shown * predict_s * (2 if cfg.tta else 1) + report
         lr_find = 100 * batch * train_s if cfg.lr == "auto" else 0.0
-        per_epoch = n_train * train_s + n_val * predict_s + PER_EPOCH_SECONDS
+        per_epoch = n_train * train_s + n_val * predict_s + epoch_end_s
         per_batch = per_epoch / steps_per_epoch(batch)  # validation and checkpoints spread over the batches
         elapsed = time.perf_counter() - started
         left = budget_s - elapsed - decode - final - lr_find
