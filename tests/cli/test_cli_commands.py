@@ -229,6 +229,18 @@ def test_errors_are_one_line_with_exit_code_2(run, data, tmp_path, capsys):
     assert line == "cnnkit predict: error: --top-k must be at least 1. Received: --top-k 0. Pass e.g. --top-k 3."
 
 
+def test_budget_refuses_to_train_data_parallel(data, capsys, monkeypatch):
+    line = one_error_line(cnnkit_in_process(capsys, "train", data / "train", "--budget", "1m", "--nproc", "2"))
+    assert line == (
+        "cnnkit train: error: --budget plans the time of one process and cannot train data-parallel yet. Expected "
+        "one process. Received: --budget 1m with --nproc 2. Drop --budget, or run the command in one process."
+    )
+    for name, value in (("WORLD_SIZE", "2"), ("RANK", "0"), ("LOCAL_RANK", "0"), ("MASTER_ADDR", "127.0.0.1")):
+        monkeypatch.setenv(name, value)  # as torchrun starts each process
+    line = one_error_line(cnnkit_in_process(capsys, "train", data / "train", "--budget", "1m"))
+    assert "Received: --budget 1m with WORLD_SIZE=2 from the launcher." in line
+
+
 def test_explain_and_export_a_nested_zoo_model(tmp_path, data):
     pytest.importorskip("cnnkit.applications", reason="the zoo (cnnkit.applications) is not in this checkout")
     from cnnkit.pipeline import build_classifier

@@ -198,10 +198,14 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args, args.data_dir, out)
     if args.nproc < 1:
         raise ValueError(f"--nproc is out of range. Received: --nproc {args.nproc}. See `cnnkit train --help`.")
-    if args.nproc > 1 and getattr(args, "budget", None):
+    if getattr(args, "budget", None) and (args.nproc > 1 or launched()):
+        # Each process would measure and plan on its own: different plans, and ranks that wait on each other forever.
+        given = (
+            f"--nproc {args.nproc}" if args.nproc > 1 else f"WORLD_SIZE={os.environ['WORLD_SIZE']} from the launcher"
+        )
         raise ValueError(
-            "--budget and --nproc cannot be combined yet. Expected one of them. Received: --budget "
-            f"{args.budget} --nproc {args.nproc}. Drop one of the two options."
+            "--budget plans the time of one process and cannot train data-parallel yet. Expected one process. "
+            f"Received: --budget {args.budget} with {given}. Drop --budget, or run the command in one process."
         )
     if args.nproc > 1 and not launched():
         return launch_local(args.nproc, "cnnkit", _rank_argv(args, out))
