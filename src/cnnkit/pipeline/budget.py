@@ -186,8 +186,7 @@ class Deadline(callbacks.Callback):
         self._last: float | None = None
         self._epoch_start: float | None = None
         self._epoch_first = 0  # self.done when the epoch began
-        self._paces: list[float] = []  # each epoch's seconds a batch, its validation and checkpoints included
-        self._timed_batches = 0  # the batches of the epochs in epoch_seconds
+        self._epoch_batches: list[int] = []  # the batches of each epoch in epoch_seconds
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.done += 1
@@ -215,8 +214,7 @@ class Deadline(callbacks.Callback):
         if batches <= 0 or took <= 0:
             return
         self.epoch_seconds.append(took)
-        self._paces.append(took / batches)
-        self._timed_batches += batches
+        self._epoch_batches.append(batches)
         if self.steps is None or self.model.stop_training:
             return
         fit = self.done + int((self.deadline - now) // self.pace())
@@ -237,9 +235,11 @@ class Deadline(callbacks.Callback):
     def pace(self) -> float:
         """Seconds a batch to plan the rest with: the slower of the average over the epochs so far and the median of
         the last ``RECENT`` (0 before the first epoch ends)."""
-        if not self._paces:
+        if not self._epoch_batches:
             return 0.0
-        return max(sum(self.epoch_seconds) / self._timed_batches, statistics.median(self._paces[-RECENT:]))
+        recent = zip(self.epoch_seconds[-RECENT:], self._epoch_batches[-RECENT:])
+        average = sum(self.epoch_seconds) / sum(self._epoch_batches)
+        return max(average, statistics.median(took / batches for took, batches in recent))
 
     def _replan(self, steps: int) -> None:
         self.steps = steps
@@ -289,18 +289,14 @@ def _epoch_end_seconds(model: Any) -> float:
     """What the run's callbacks take after an epoch of ``model`` (every one saving: the worst case), timed on two
     epochs in a scratch folder; the slower counts."""
     with tempfile.TemporaryDirectory(prefix="cnnkit-budget-") as scratch:
-        run = Path(scratch)
-        hooks = _callbacks(TrainConfig(scratch, scratch), run, resuming=False, has_val=True)
-        for hook in hooks:
-            hook.set_model(model)
-            hook.on_train_begin({})
+        hooks = callbacks.CallbackList(_callbacks(TrainConfig(scratch, scratch), Path(scratch), False, True))
+        hooks.set_model(model)
+        hooks.on_train_begin({})
         took = []
         for epoch, loss in enumerate((1.0, 0.9)):  # improving: the best checkpoint is written both times
-            for hook in hooks:
-                hook.on_epoch_begin(epoch, {})
+            hooks.on_epoch_begin(epoch, {})
             start = time.perf_counter()
-            for hook in hooks:
-                hook.on_epoch_end(epoch, {"loss": loss, "val_loss": loss})
+            hooks.on_epoch_end(epoch, {"loss": loss, "val_loss": loss})
             took.append(time.perf_counter() - start)
         return max(took)
 
